@@ -1,0 +1,213 @@
+"""Typed settings for every job, loaded from a TOML file (``conf/local.toml``, ``conf/cluster.toml``).
+
+One ``Settings`` object holds the Spark settings, the paths and the pipeline parameters.  Values come
+from, in increasing priority: the defaults below, the TOML file, and ``--set section.key=value``
+overrides from the command line (plus the dedicated flags a job offers, such as ``--master``).
+Unknown sections or keys are an error that names them, so a typo in a conf file never passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A conf file or an override that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How the SparkSession is built (see ``hmspark.session``)."""
+
+    master: str = "local[*]"
+    app_name: str = "hmspark"
+    log_level: str = "WARN"
+    # A folder of jars (Delta and its dependencies) for offline clusters; when empty the Delta
+    # package is resolved from Maven Central by coordinates derived from the installed versions.
+    jars_dir: str = ""
+    # Any other Spark setting, passed as is (spark.sql.shuffle.partitions, spark.driver.memory, ...).
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """Where data is read from and written to; relative paths are taken from the working directory."""
+
+    input: str = "data/demo"
+    warehouse: str = "warehouse"
+    output: str = "output"
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Ingest of the Kaggle CSV files into Delta tables."""
+
+    # Sales channels that exist (H&M: 1 = store, 2 = online); other values are quarantined.
+    sales_channels: tuple[int, ...] = (1, 2)
+    # Ages outside this closed range are quarantined (the real file has 16..99).
+    min_age: int = 10
+    max_age: int = 110
+    # Target size of the transactions table's files (rows per file); it is written sorted by date
+    # so that cutoff filters skip whole files.
+    rows_per_file: int = 2_000_000
+
+
+@dataclass(frozen=True)
+class RecallSettings:
+    """Candidate generation (issue: recall and features)."""
+
+    pair_window_days: int = 7
+    pair_min_buyers: int = 2
+    pair_top_k: int = 5
+    pair_customer_window_days: int = 28
+    repurchase_window_days: int = 28
+    popular_top_n: int = 12
+    last_year_top_n: int = 12
+    category_top_n: int = 6
+    category_top_categories: int = 2
+    max_candidates_per_customer: int = 100
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Feature tables computed as of a cutoff."""
+
+    decay_half_life_days: float = 14.0
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Ranker training."""
+
+    train_weeks: int = 4
+    negatives_per_week: int = 1_500_000
+    negative_rate: float = 1.0
+    seed: int = 42
+    num_boost_round: int = 200
+    learning_rate: float = 0.05
+    num_leaves: int = 63
+    min_child_samples: int = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a job needs besides its command-line arguments."""
+
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    paths: PathSettings = field(default_factory=PathSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    recall: RecallSettings = field(default_factory=RecallSettings)
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    source: str = "<defaults>"
+
+
+_SECTIONS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "source"}
+
+
+def _coerce(value: Any, target: type | str, where: str) -> Any:
+    """Convert a TOML or command-line value to the type a settings field declares."""
+    kind = str(target)
+    try:
+        if kind.startswith("Mapping"):
+            if not isinstance(value, Mapping):
+                raise TypeError("expected a table")
+            return {str(k): str(v) for k, v in value.items()}
+        if kind.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(int(x) for x in items)
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in {"true", "false", "1", "0"}:
+                    raise ValueError(value)
+                return value.lower() in {"true", "1"}
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: cannot use {value!r} as {kind} ({exc})") from None
+
+
+def _section(name: str, values: Mapping[str, Any], base: Any, where: str) -> Any:
+    cls = type(base)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    changes = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: unknown key '{name}.{key}' (known: {', '.join(sorted(fields))})"
+            )
+        changes[key] = _coerce(value, fields[key].type, f"{where}: {name}.{key}")
+    return dataclasses.replace(base, **changes)
+
+
+def settings_from_mapping(data: Mapping[str, Any], source: str = "<mapping>",
+                          base: Settings | None = None) -> Settings:
+    """Build settings from a parsed TOML document (sections as tables)."""
+    settings = base or Settings()
+    changes: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(
+                f"{source}: unknown section [{name}] (known: {', '.join(sorted(_SECTIONS))})"
+            )
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        changes[name] = _section(name, values, getattr(settings, name), source)
+    return dataclasses.replace(settings, source=source, **changes)
+
+
+def load_settings(path: str | Path | None = None, overrides: list[str] | None = None) -> Settings:
+    """Read a TOML conf file (or the defaults when ``path`` is None) and apply ``key=value`` overrides.
+
+    An override names ``section.key`` (``recall.pair_top_k=10``) or a Spark setting
+    (``spark.conf.spark.sql.shuffle.partitions=4``).
+    """
+    settings = Settings()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"conf file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        settings = settings_from_mapping(data, source=str(path))
+    for item in overrides or []:
+        settings = apply_override(settings, item)
+    return settings
+
+
+def apply_override(settings: Settings, item: str) -> Settings:
+    """Apply one ``section.key=value`` override."""
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' is not of the form section.key=value")
+    dotted, value = item.split("=", 1)
+    parts = dotted.strip().split(".")
+    if len(parts) < 2:
+        raise ConfigError(f"override '{item}': name a section and a key, e.g. recall.pair_top_k=10")
+    if parts[0] == "spark" and parts[1] == "conf":
+        key = ".".join(parts[2:])
+        if not key:
+            raise ConfigError(f"override '{item}': spark.conf needs a Spark setting name")
+        conf = dict(settings.spark.conf)
+        conf[key] = value
+        return dataclasses.replace(settings, spark=dataclasses.replace(settings.spark, conf=conf))
+    if len(parts) != 2:
+        raise ConfigError(f"override '{item}': expected section.key=value")
+    data = {parts[0]: {parts[1]: value}}
+    return settings_from_mapping(data, source=f"override {item}", base=settings)
+
+
+def with_overrides(settings: Settings, **sections: Mapping[str, Any]) -> Settings:
+    """Return settings with some keys of some sections replaced (used by tests and the pipeline)."""
+    return settings_from_mapping(sections, source=settings.source, base=settings)
