@@ -58,39 +58,75 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class RecallSettings:
-    """Candidate generation (issue: recall and features)."""
+    """Candidate generation as of a cutoff (``hmspark.recall``, ``jobs/candidates.py``,
+    ``docs/recall.md``).  "The last N days" are the N days ending on the cutoff, cutoff included."""
 
+    # Co-purchase pairs: counted over the last pair_window_days; a pair (A, B) is kept when at least
+    # pair_min_buyers distinct customers bought both A and B in that window; pair_top_k partners per
+    # article (higher count first, then smaller article_id).
     pair_window_days: int = 7
     pair_min_buyers: int = 2
     pair_top_k: int = 5
+    # A customer's items that propose partners (and define the pair features): their distinct
+    # articles of the last pair_customer_window_days.
     pair_customer_window_days: int = 28
+    # Skew guard: per customer, only the pair_basket_cap most recent distinct articles take part in
+    # pair counting (in the pair window) and in proposing partners (in the customer window).
+    pair_basket_cap: int = 50
+    # Repurchase: the customer's own articles of the last repurchase_window_days.
     repurchase_window_days: int = 28
+    # Popular: the popular_top_n articles by units of the last popular_window_days, for everyone.
     popular_top_n: int = 12
+    popular_window_days: int = 7
+    # Same week last year: the last_year_top_n bestsellers of the target week 364 days earlier,
+    # among articles that also sold in the last last_year_recent_days; for everyone.
     last_year_top_n: int = 12
+    last_year_recent_days: int = 28
+    # Category affinity: the customer's category_top_categories most bought product types of the
+    # last category_window_days, and the category_top_n bestsellers of the last
+    # popular_window_days within each.
     category_top_n: int = 6
     category_top_categories: int = 2
+    category_window_days: int = 84
+    # Cap of the deduplicated candidates per customer, and the round-robin order of the sources
+    # that decides which candidates are kept (comma-separated source names).
     max_candidates_per_customer: int = 100
+    source_priority: str = "repurchase,pair,category,popular,last_year"
+    # Recall report: recall of the union cut at these sizes (by priority).
+    report_cuts: tuple[int, ...] = (12, 50, 100)
 
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    """Feature tables computed as of a cutoff."""
+    """Feature tables computed as of a cutoff (``hmspark.features``, ``jobs/features.py``,
+    ``docs/features.md``)."""
 
+    # Half-life in days of the time-decayed counts: a unit bought days_before days before the
+    # cutoff counts exp(-ln 2 * days_before / decay_half_life_days) (1 on the cutoff day).
     decay_half_life_days: float = 14.0
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """Ranker training."""
+    """Ranker training (hmspark.ranker)."""
 
+    # Labelled weeks before the prediction cutoff: the newest is held out for validation.
     train_weeks: int = 4
+    # Negatives kept per training week at most, and the highest share of negatives kept.
     negatives_per_week: int = 1_500_000
     negative_rate: float = 1.0
     seed: int = 42
-    num_boost_round: int = 200
+    num_boost_round: int = 300
+    early_stopping_rounds: int = 30
+    refit_on_all: bool = True
     learning_rate: float = 0.05
     num_leaves: int = 63
     min_child_samples: int = 20
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    # LightGBM threads (0: OpenMP default). OpenMP spins when cores are oversubscribed, so keep
+    # this at most the cores left free by Spark.
+    threads: int = 2
 
 
 @dataclass(frozen=True)

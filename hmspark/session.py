@@ -144,6 +144,9 @@ def build_session(settings: Settings, master: str | None = None):
             conf.pop("spark.master")
     if conf.get("spark.master", "").startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers run the interpreter of this process (with pandas, pyarrow, lightgbm) unless
+    # the conf names another one (spark.pyspark.python, e.g. on a cluster).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)

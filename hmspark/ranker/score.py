@@ -1,0 +1,88 @@
+"""Scoring on the executors and the final 12 articles per customer.
+
+``score_candidates`` runs the model inside ``mapInPandas``: the model text is broadcast once and
+each task scores its own Arrow batches, so the candidate rows never travel to the driver.
+``top_k_with_fill`` keeps each customer's best 12 and fills from the fallback list (last week's
+bestsellers) when a customer has fewer than 12 candidates or none at all (cold start).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from hmspark.metrics import K
+from hmspark.ranker.model import TrainedModel
+
+SCORED_SCHEMA = "customer_key int, article_id int, score double"
+
+
+def score_candidates(spark: SparkSession, candidates: DataFrame, model: TrainedModel) -> DataFrame:
+    """(customer_key, article_id, score) for every candidate row, computed on the executors."""
+    model_text = spark.sparkContext.broadcast(model.model_string)
+    features = list(model.features)
+
+    def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import lightgbm as lgb
+        import numpy as np
+
+        booster = lgb.Booster(model_str=model_text.value)
+        for batch in batches:
+            x = batch[features].to_numpy(dtype=np.float32, na_value=np.nan)
+            yield pd.DataFrame({"customer_key": batch["customer_key"].astype("int32"),
+                                "article_id": batch["article_id"].astype("int32"),
+                                "score": booster.predict(x, num_threads=1) if len(batch) else []})
+
+    return candidates.select("customer_key", "article_id", *features) \
+        .mapInPandas(score_batches, SCORED_SCHEMA)
+
+
+def fallback_articles(transactions: DataFrame, articles: DataFrame, cutoff, k: int = K) -> list[int]:
+    """``k`` distinct article ids to fill with: last week's bestsellers (units, then article_id),
+    then the bestsellers of all history, then catalogue order — so there are always ``k``."""
+    from hmspark.cutoff import history
+
+    hist = history(transactions, cutoff)
+    picks: list[int] = []
+    for frame in (hist.filter(F.col("days_before") < 7), hist):
+        rows = (frame.groupBy("article_id").agg(F.count(F.lit(1)).alias("units"))
+                .orderBy(F.desc("units"), "article_id").limit(k).collect())
+        picks += [r["article_id"] for r in rows if r["article_id"] not in picks]
+        if len(picks) >= k:
+            return picks[:k]
+    rows = articles.select("article_id").orderBy("article_id").limit(2 * k).collect()
+    picks += [r["article_id"] for r in rows if r["article_id"] not in picks]
+    if len(picks) < k:
+        raise ValueError(f"the catalogue has only {len(picks)} articles; {k} are needed")
+    return picks[:k]
+
+
+def top_k_with_fill(spark: SparkSession, ranked: DataFrame, customers: DataFrame,
+                    fill: list[int], k: int = K) -> DataFrame:
+    """Exactly ``k`` distinct articles for every customer of ``customers``.
+
+    ``ranked``: (customer_key, article_id, score[, source]) — higher score first, ties by
+    article_id.  Customers with fewer than ``k`` get the ``fill`` articles they do not have yet, in
+    order, with source 'fill' and a null score.
+    Output: (customer_key, rank 1..k, article_id, score, source).
+    """
+    if "source" not in ranked.columns:
+        ranked = ranked.withColumn("source", F.lit("model"))
+    fill_df = spark.createDataFrame([(i, a) for i, a in enumerate(fill)],
+                                    "fill_pos int, article_id int")
+    model_rows = (ranked.join(customers.select("customer_key"), "customer_key", "left_semi")
+                  .select("customer_key", "article_id", "score", "source",
+                          F.lit(0).alias("tier"), F.lit(0).alias("fill_pos")))
+    fill_rows = (customers.select("customer_key").crossJoin(F.broadcast(fill_df))
+                 .select("customer_key", "article_id", F.lit(None).cast("double").alias("score"),
+                         F.lit("fill").alias("source"), F.lit(1).alias("tier"), "fill_pos"))
+    both = model_rows.unionByName(fill_rows)
+    dedupe = Window.partitionBy("customer_key", "article_id").orderBy("tier", F.desc("score"))
+    order = Window.partitionBy("customer_key").orderBy(
+        "tier", F.desc_nulls_last("score"), "fill_pos", "article_id")
+    return (both.withColumn("_first", F.row_number().over(dedupe)).filter("_first = 1")
+            .withColumn("rank", F.row_number().over(order)).filter(F.col("rank") <= k)
+            .select("customer_key", "rank", "article_id", "score", "source"))
