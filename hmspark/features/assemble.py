@@ -1,0 +1,155 @@
+"""One row per candidate with every model feature: the feature tables of a cutoff joined onto the
+``candidates`` table of the same cutoff (written by ``hmspark.recall``).
+
+Output columns: ``KEY_COLUMNS`` then ``FEATURE_COLUMNS`` (all double, so that the frame goes to
+LightGBM through Arrow as one float matrix; null = NaN = missing for LightGBM).  Missing values:
+
+- counts of the customer x article and customer x category tables: 0 when the customer never
+  bought the article / the category; their ``days_since_last``: ``NEVER_DAYS`` (never bought reads
+  as "longer ago than anything real")
+- candidate pair features: 0 when the pair has no row in ``candidate_pair_features``
+- source flags: 1 when the source is in the candidate's ``sources`` array, else 0
+- source score columns: taken as written by recall (null where the source did not propose the
+  candidate); a score column absent from the candidates table is a null column, so the feature
+  list never changes
+- customer, article and age-gap features: as stored (see ``hmspark.features.compute``): unknown
+  stays null, except the customer's ``days_since_last`` which is ``NEVER_DAYS`` without history
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from hmspark.cutoff import as_date
+from hmspark.features import build as B
+from hmspark.features import compute as C
+from hmspark.tables import TableNotFound, read_table
+
+log = logging.getLogger("hmspark.features")
+
+# "Days since" for something that never happened before the cutoff (the data spans ~730 days).
+NEVER_DAYS = 9999
+
+KEY_COLUMNS = ["cutoff", "customer_key", "article_id", "product_code"]
+
+# Source names of candidates.sources -> flag column.  The recall package writes "pair" for the
+# co-purchase source; "pairs" is accepted as the same source.
+SOURCE_FLAGS: dict[str, tuple[str, ...]] = {
+    "src_pairs": ("pairs", "pair"),
+    "src_repurchase": ("repurchase",),
+    "src_popular": ("popular",),
+    "src_last_year": ("last_year",),
+    "src_category": ("category",),
+}
+# Wide per-source score columns of the candidates table used as features when present.
+SOURCE_SCORES = ["pair_score_max", "pair_score_sum", "repurchase_count", "repurchase_days_since",
+                 "popular_rank", "last_year_rank", "category_rank"]
+PAIR_FEATURES = ["pair_count_max", "pair_count_sum"]
+
+CA_FEATURES = [f"ca_{c}" for c in C.WINDOW_COLUMNS]
+CC_FEATURES = [f"cc_{short}_{c}" for short in C.LEVELS.values() for c in C.WINDOW_COLUMNS]
+CUSTOMER_FEATURES = [f"c_{c}" for c in C.CUSTOMER_COLUMNS]
+ARTICLE_FEATURES = [f"a_{c}" for c in C.ARTICLE_COLUMNS if c != "first_sale"]
+DERIVED_FEATURES = ["age_gap"]
+
+FEATURE_COLUMNS: list[str] = (CA_FEATURES + CC_FEATURES + CUSTOMER_FEATURES + ARTICLE_FEATURES
+                              + DERIVED_FEATURES + PAIR_FEATURES + SOURCE_SCORES
+                              + list(SOURCE_FLAGS))
+
+
+def _prefixed(df: DataFrame, prefix: str, columns, keys: list[str]) -> DataFrame:
+    return df.select(*keys, *[F.col(c).alias(f"{prefix}{c}") for c in columns])
+
+
+def _source_flag(names: tuple[str, ...]) -> Column:
+    """1.0 when any of ``names`` is in the candidate's sources, else 0.0 (also for null sources)."""
+    hit = F.arrays_overlap(F.col("sources"), F.array(*[F.lit(n) for n in names]))
+    return F.coalesce(hit, F.lit(False)).cast("double")
+
+
+def _fill_window(prefix: str) -> dict[str, Column]:
+    """0 for the counts and the decayed sum, NEVER_DAYS for days_since_last."""
+    out = {}
+    for c in C.WINDOW_COLUMNS:
+        name = f"{prefix}{c}"
+        fill = NEVER_DAYS if c == "days_since_last" else 0
+        out[name] = F.coalesce(F.col(name).cast("double"), F.lit(float(fill)))
+    return out
+
+
+def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, articles: DataFrame,
+                    customer_article: DataFrame, customer_category: DataFrame,
+                    customer: DataFrame, article: DataFrame) -> DataFrame:
+    """Join the feature tables of one cutoff onto its candidates (all inputs already restricted to
+    that cutoff).  Grain of the result: the candidates' (cutoff, customer_key, article_id)."""
+    cand_cols = set(candidates.columns)
+    missing = [c for c in SOURCE_SCORES if c not in cand_cols]
+    if missing:
+        log.warning("candidates has no column %s: those features are null", ", ".join(missing))
+    cand = candidates.select(
+        "cutoff", "customer_key", "article_id",
+        *[(F.col(c) if c in cand_cols else F.lit(None)).cast("double").alias(c)
+          for c in SOURCE_SCORES],
+        *[_source_flag(names).alias(flag) for flag, names in SOURCE_FLAGS.items()])
+
+    arts = articles.select("article_id", "product_code", *C.LEVELS)
+    df = cand.join(F.broadcast(arts), "article_id", "left")
+    df = df.join(F.broadcast(_prefixed(article.drop("cutoff"), "a_",
+                                       [c for c in C.ARTICLE_COLUMNS if c != "first_sale"],
+                                       ["article_id"])),
+                 "article_id", "left")
+    df = df.join(_prefixed(customer, "c_", C.CUSTOMER_COLUMNS, ["customer_key"]),
+                 "customer_key", "left")
+    df = df.join(_prefixed(customer_article, "ca_", C.WINDOW_COLUMNS,
+                           ["customer_key", "article_id"]),
+                 ["customer_key", "article_id"], "left")
+    for level, short in C.LEVELS.items():
+        one = (customer_category.filter(F.col("level") == F.lit(level))
+               .select("customer_key", F.col("category").alias(level),
+                       *[F.col(c).alias(f"cc_{short}_{c}") for c in C.WINDOW_COLUMNS]))
+        df = df.join(one, ["customer_key", level], "left")
+    if pair_features is not None:
+        pairs = pair_features.select("customer_key", "article_id", *PAIR_FEATURES)
+        df = df.join(pairs, ["customer_key", "article_id"], "left")
+    else:
+        for c in PAIR_FEATURES:
+            df = df.withColumn(c, F.lit(None))
+
+    filled: dict[str, Column] = {}
+    filled.update(_fill_window("ca_"))
+    for short in C.LEVELS.values():
+        filled.update(_fill_window(f"cc_{short}_"))
+    for c in PAIR_FEATURES:
+        filled[c] = F.coalesce(F.col(c).cast("double"), F.lit(0.0))
+    filled["c_days_since_last"] = F.coalesce(F.col("c_days_since_last").cast("double"),
+                                             F.lit(float(NEVER_DAYS)))
+    filled["age_gap"] = (F.col("c_age").cast("double") - F.col("a_buyer_age_mean"))
+    out = [F.col("cutoff"), F.col("customer_key"), F.col("article_id"), F.col("product_code")]
+    for name in FEATURE_COLUMNS:
+        out.append((filled[name] if name in filled else F.col(name).cast("double")).alias(name))
+    return df.select(*out)
+
+
+def assemble(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.date) -> DataFrame:
+    """One row per candidate of ``cutoff`` (table ``candidates``) with ``KEY_COLUMNS`` and
+    ``FEATURE_COLUMNS``; needs the feature tables of that cutoff (``build_features``).  The table
+    ``candidate_pair_features`` is optional (its features are then 0)."""
+    cutoff = as_date(cutoff)
+    on_cutoff = F.col("cutoff") == F.lit(cutoff)
+    candidates = read_table(spark, warehouse, "candidates").filter(on_cutoff)
+    try:
+        pairs = read_table(spark, warehouse, "candidate_pair_features").filter(on_cutoff)
+    except TableNotFound:
+        log.warning("no candidate_pair_features table: pair_count features are 0")
+        pairs = None
+    return assemble_frames(
+        candidates, pairs, read_table(spark, warehouse, "articles"),
+        B.read_features(spark, warehouse, B.CUSTOMER_ARTICLE, cutoff),
+        B.read_features(spark, warehouse, B.CUSTOMER_CATEGORY, cutoff),
+        B.read_features(spark, warehouse, B.CUSTOMER, cutoff),
+        B.read_features(spark, warehouse, B.ARTICLE, cutoff))
