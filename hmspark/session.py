@@ -21,6 +21,11 @@ from hmspark.config import ConfigError, Settings, load_settings
 
 SCALA_BINARY = "2.13"
 
+# The Delta jar release that a delta-spark Python release drives, where the two differ.  The
+# delta-spark 4.4.1 wheel on PyPI differs from 4.4.0 only in its version.py, and no 4.4.1 jar was
+# published to Maven Central (io.delta:delta-spark_4.2_2.13 stops at 4.4.0), so 4.4.1 uses 4.4.0.
+JAR_VERSION_OF = {"4.4.1": "4.4.0"}
+
 # Transitive dependencies of the Delta package that pyspark already ships (at newer versions).
 # Resolving them again would put older copies (jackson 2.13, hadoop 3.4, parquet 1.16) next to
 # Spark's own on the classpath.
@@ -79,7 +84,7 @@ def delta_coordinates() -> str:
     """Maven coordinates of the Delta jar that matches the installed pyspark and delta-spark."""
     spark_minor = ".".join(installed_version("pyspark").split(".")[:2])
     delta = installed_version("delta-spark")
-    return f"io.delta:delta-spark_{spark_minor}_{SCALA_BINARY}:{delta}"
+    return f"io.delta:delta-spark_{spark_minor}_{SCALA_BINARY}:{JAR_VERSION_OF.get(delta, delta)}"
 
 
 def local_jars(jars_dir: str | Path) -> list[str]:
