@@ -29,7 +29,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	@test -f $(DEMO_DATA)/transactions_train.csv || \
 		$(PY) -m hmspark.synth --preset $(PRESET) --seed $(SEED) --out $(DEMO_DATA)
-	scripts/spark-submit.sh jobs/ingest.py --input $(DEMO_DATA) --warehouse $(DEMO_WAREHOUSE)
+	scripts/spark-submit.sh jobs/pipeline.py --input $(DEMO_DATA) --warehouse $(DEMO_WAREHOUSE) \
+		--output $(DEMO_OUTPUT) --as-of last-week
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

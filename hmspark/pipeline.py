@@ -1,0 +1,267 @@
+"""The weekly job: ingest -> candidates -> features -> train -> score, with an optional backtest.
+
+Without ``as_of`` it predicts the 7 days after the last transaction date.  With ``as_of = D`` it
+predicts the 7 days after D using only data up to D, then scores the ranker and the baselines with
+MAP@12 against what was bought in those 7 days (``metrics.json``).
+
+Training cutoffs are the ``train.train_weeks`` weekly cutoffs before the prediction cutoff
+(D-7, D-14, ...); their target weeks end on or before D, so nothing after D is read for training.
+The newest of them is the validation week.  When fewer than two of those weeks have history and
+buyers, there is nothing to train on: the job says so and ranks with the heuristic instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from hmspark.cli import step
+from hmspark.config import Settings
+from hmspark.cutoff import TARGET_DAYS, as_date, last_date, target_week
+from hmspark.features.assemble import FEATURE_COLUMNS, assemble
+from hmspark.features.build import build_features
+from hmspark.ingest import ingest
+from hmspark.metrics import K, RankingScores, ranking_scores
+from hmspark.ranker.baselines import baseline_rankings
+from hmspark.ranker.dataset import label_candidates, sample_training_rows, sort_groups
+from hmspark.ranker.model import TrainedModel, fit_ranker
+from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
+from hmspark.recall.build import build_candidates
+from hmspark.submission import submission_frame, write_submission
+from hmspark.tables import read_table, table_version, write_table
+
+log = logging.getLogger("hmspark.pipeline")
+
+RECOMMENDATIONS = "recommendations"
+
+
+@dataclass
+class PipelineResult:
+    cutoff: dt.date
+    mode: str                       # "ranker" or "heuristic"
+    submission: Path
+    model_dir: Path | None = None
+    metrics: dict[str, dict] = field(default_factory=dict)
+    steps: list[dict] = field(default_factory=list)
+    importances: dict[str, float] = field(default_factory=dict)
+
+
+def training_cutoffs(cutoff: dt.date, weeks: int) -> list[dt.date]:
+    """The weekly cutoffs before ``cutoff`` whose target weeks end on or before it, oldest first."""
+    return [cutoff - dt.timedelta(days=TARGET_DAYS * k) for k in range(weeks, 0, -1)]
+
+
+def usable_cutoffs(transactions: DataFrame, cutoffs: list[dt.date]) -> list[dt.date]:
+    """Cutoffs that have history before them and buyers in their target week."""
+    first = transactions.agg(F.min("t_dat")).first()[0]
+    out = []
+    for c in cutoffs:
+        if first is None or c < first:
+            continue
+        if target_week(transactions, c).limit(1).count():
+            out.append(c)
+    return out
+
+
+def labelled_frame(spark: SparkSession, warehouse: str, transactions: DataFrame,
+                   cutoff: dt.date) -> DataFrame:
+    return label_candidates(assemble(spark, warehouse, cutoff), transactions, cutoff)
+
+
+def collect_training(spark: SparkSession, warehouse: str, transactions: DataFrame,
+                     cutoffs: list[dt.date], settings: Settings) -> pd.DataFrame:
+    """Sampled training rows of the given cutoffs, on the driver (through Arrow)."""
+    frames = []
+    for c in cutoffs:
+        sampled = sample_training_rows(labelled_frame(spark, warehouse, transactions, c),
+                                       settings.train)
+        pdf = sampled.select("cutoff", "customer_key", "article_id", "label",
+                             *FEATURE_COLUMNS).toPandas()
+        log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),
+                 int(pdf["label"].sum()) if len(pdf) else 0,
+                 pdf["customer_key"].nunique() if len(pdf) else 0)
+        frames.append(pdf)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def resolve_cutoff(transactions: DataFrame, as_of: str | dt.date | None) -> tuple[dt.date, bool]:
+    """The prediction cutoff and whether it is a backtest.
+
+    ``as_of`` None: the last transaction date (forecast).  A date: that date (backtest).
+    ``"last-week"``: the last date minus 7 days, the newest week whose outcome is fully known.
+    """
+    last = last_date(transactions)
+    if as_of is None:
+        return last, False
+    cutoff = last - dt.timedelta(days=TARGET_DAYS) if as_of == "last-week" else as_date(as_of)
+    if cutoff > last:
+        log.warning("as-of %s is after the last transaction date %s", cutoff, last)
+    return cutoff, True
+
+
+def plan_training(transactions: DataFrame, cutoff: dt.date, settings: Settings) -> list[dt.date]:
+    """The training cutoffs of a prediction cutoff (oldest first, the newest is the validation
+    week), or [] with a warning when fewer than two have history and buyers."""
+    cutoffs = usable_cutoffs(transactions, training_cutoffs(cutoff, settings.train.train_weeks))
+    if len(cutoffs) < 2:
+        log.warning("only %d labelled week(s) before %s (need 2 to train and validate): ranking "
+                    "with the heuristic (repurchase, co-purchase pairs, bestsellers) instead",
+                    len(cutoffs), cutoff)
+        return []
+    return cutoffs
+
+
+def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date) -> bool:
+    """True when the candidate and feature tables all hold a partition for ``cutoff``."""
+    from hmspark.features.build import TABLES as FEATURE_TABLES
+    from hmspark.tables import table_exists
+
+    for name in ("candidates", "candidate_pair_features", *FEATURE_TABLES):
+        if not table_exists(spark, warehouse, name):
+            return False
+        if read_table(spark, warehouse, name).filter(F.col("cutoff") == F.lit(cutoff)) \
+                .limit(1).count() == 0:
+            return False
+    return True
+
+
+def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
+                   cutoff: dt.date) -> list[dict]:
+    """Write the candidate and feature tables of one cutoff; returns one step record each."""
+    records = []
+    with step(f"candidates {cutoff}") as info:
+        info["rows"] = build_candidates(spark, warehouse, cutoff, settings.recall).get("candidates", 0)
+    records.append({"step": f"candidates {cutoff}", **info})
+    with step(f"features {cutoff}") as info:
+        info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features).values())
+    records.append({"step": f"features {cutoff}", **info})
+    return records
+
+
+def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | None, warehouse: str,
+                 output_dir: str, as_of: str | None = None) -> PipelineResult:
+    """Run every step; ``input_dir`` None skips ingest (the warehouse tables must exist).
+
+    ``as_of``: a date to backtest, or ``"last-week"`` for the last date in the data minus 7 days
+    (the newest week whose outcome is fully known)."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    steps: list[dict] = []
+
+    if input_dir is not None:
+        with step("ingest") as info:
+            report = ingest(spark, input_dir, warehouse, settings.ingest)
+            for line in report.lines():
+                log.info("  %s", line)
+            info["rows"] = sum(c.written for c in report.files.values())
+        steps.append({"step": "ingest", **info})
+
+    transactions = read_table(spark, warehouse, "transactions")
+    cutoff, backtest = resolve_cutoff(transactions, as_of)
+    log.info("prediction cutoff %s (%s)", cutoff, "backtest" if backtest else "forecast")
+    train_cutoffs = plan_training(transactions, cutoff, settings)
+    mode = "ranker" if train_cutoffs else "heuristic"
+
+    for c in train_cutoffs + [cutoff]:
+        steps += prepare_cutoff(spark, settings, warehouse, c)
+
+    model = None
+    if mode == "ranker":
+        with step("train") as info:
+            model = train_model(spark, settings, warehouse, transactions, cutoff, train_cutoffs)
+            model.save(out / "model")
+            info.update(rows=model.meta["train_rows"], positives=model.meta["train_positives"],
+                        rounds=model.meta["best_rounds"])
+        steps.append({"step": "train", **info})
+
+    with step("score") as info:
+        recs, baselines, fill = recommend(spark, warehouse, transactions, cutoff, model)
+        submission = write_submission(submission_frame(recs, read_table(spark, warehouse, "customers")),
+                                      out / "submission.csv")
+        info["rows"] = recs.count()
+    steps.append({"step": "score", **info})
+
+    customers = read_table(spark, warehouse, "customers")
+    result = PipelineResult(cutoff, mode, submission, out / "model" if model else None,
+                            steps=steps, importances=model.importances() if model else {})
+    if backtest:
+        with step("evaluate") as info:
+            result.metrics = evaluate_backtest(spark, transactions, cutoff, recs, baselines,
+                                               customers, fill, mode)
+            info["buyers"] = next(iter(result.metrics.values()))["buyers"]
+        steps.append({"step": "evaluate", **info})
+        (out / "metrics.json").write_text(json.dumps(
+            {"cutoff": str(cutoff), "mode": mode, "metrics": result.metrics, "steps": steps,
+             "feature_importance_gain": result.importances}, indent=2, default=str))
+    return result
+
+
+def train_model(spark: SparkSession, settings: Settings, warehouse: str, transactions: DataFrame,
+                cutoff: dt.date, train_cutoffs: list[dt.date]) -> TrainedModel:
+    """Fit the ranker on the sampled candidates of ``train_cutoffs`` (their candidate and feature
+    tables must exist); the newest cutoff is the validation week."""
+    data = collect_training(spark, warehouse, transactions, train_cutoffs, settings)
+    valid_cutoff = train_cutoffs[-1]
+    train = data[data["cutoff"] != valid_cutoff]
+    valid = data[data["cutoff"] == valid_cutoff]
+    if train.empty or train["label"].sum() == 0:
+        raise ValueError(f"no positive training rows in cutoffs {train_cutoffs[:-1]}")
+    model = fit_ranker(train, valid, FEATURE_COLUMNS, settings.train)
+    model.meta.update(
+        prediction_cutoff=str(cutoff), train_cutoffs=[str(c) for c in train_cutoffs[:-1]],
+        valid_cutoff=str(valid_cutoff),
+        table_versions={t: table_version(spark, warehouse, t) for t in
+                        ("transactions", "articles", "customers", "candidates",
+                         "candidate_pair_features")})
+    return model
+
+
+def recommend(spark: SparkSession, warehouse: str, transactions: DataFrame, cutoff: dt.date,
+              model: TrainedModel | None) -> tuple[DataFrame, dict[str, DataFrame], list[int]]:
+    """Write the ``recommendations`` of a cutoff (the model's ranking, or the heuristic when there
+    is no model) and return them with the baseline rankings and the fill list."""
+    customers = read_table(spark, warehouse, "customers")
+    articles = read_table(spark, warehouse, "articles")
+    fill = fallback_articles(transactions, articles, cutoff, K)
+    sources = read_table(spark, warehouse, "candidate_sources").filter(
+        F.col("cutoff") == F.lit(cutoff))
+    baselines = baseline_rankings(spark, sources)
+    if model is not None:
+        ranked = score_candidates(spark, assemble(spark, warehouse, cutoff), model)
+    else:
+        ranked = baselines["heuristic"]
+    recs = top_k_with_fill(spark, ranked, customers, fill, K).withColumn("cutoff", F.lit(cutoff))
+    write_table(recs.select("cutoff", "customer_key", "rank", "article_id", "score", "source"),
+                warehouse, RECOMMENDATIONS, partition_by=["cutoff"],
+                replace_where=f"cutoff = '{cutoff}'")
+    recs = read_table(spark, warehouse, RECOMMENDATIONS).filter(F.col("cutoff") == F.lit(cutoff))
+    return recs, baselines, fill
+
+
+def evaluate_backtest(spark: SparkSession, transactions: DataFrame, cutoff: dt.date,
+                      recs: DataFrame, baselines: dict[str, DataFrame], customers: DataFrame,
+                      fill: list[int], mode: str) -> dict[str, dict]:
+    """MAP@12, recall@12, precision@12 of the final recommendations and of each baseline."""
+    actual = target_week(transactions, cutoff).select("customer_key", "article_id")
+    scores: dict[str, RankingScores] = {mode: ranking_scores(recs, actual)}
+    for name, ranked in baselines.items():
+        if name == mode:
+            continue
+        preds = top_k_with_fill(spark, ranked, customers, fill, K)
+        scores[name] = ranking_scores(preds, actual)
+    return {name: s.as_dict() for name, s in scores.items()}
+
+
+def metrics_table(metrics: dict[str, dict]) -> list[str]:
+    lines = [f"{'ranking':<20}{'MAP@12':>10}{'recall@12':>11}{'precision@12':>14}{'buyers':>9}"]
+    for name, m in metrics.items():
+        lines.append(f"{name:<20}{m['map_at_k']:>10.5f}{m['recall_at_k']:>11.4f}"
+                     f"{m['precision_at_k']:>14.4f}{m['buyers']:>9,}")
+    return lines
