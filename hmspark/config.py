@@ -130,6 +130,59 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
+class SegmentSettings:
+    """Customer segments and their category preferences as of a cutoff (``hmspark.insights``,
+    ``jobs/segments.py``, ``docs/insights.md``).  "The last N days" end on the cutoff, cutoff
+    included, as everywhere (``hmspark.cutoff``)."""
+
+    # Frequency (purchase days), value (spend), units, active weeks, online share, favourite groups
+    # and the category preferences are measured over the last window_days; recency and the first
+    # purchase over the whole history up to the cutoff.
+    window_days: int = 364
+    # RFM tiers.  Recency: last purchase within active_days = "active" (R3), within lapsed_days =
+    # "cooling" (R2), older = "lapsed" (R1).  Frequency (purchase days in the window): 1 = one-off
+    # (F1), 2 .. frequent_min_days - 1 = repeat (F2), frequent_min_days or more = frequent (F3).
+    # Value: spend in the window against its 1/3 and 2/3 quantiles among the window's buyers (M1..M3).
+    active_days: int = 30
+    lapsed_days: int = 182
+    frequent_min_days: int = 5
+    # "new": first purchase within the last new_days (whatever the other tiers).
+    new_days: int = 56
+    # Age bands: the lower bound of every band after the first ("<25", "25-34", ..., "65+").
+    age_bands: tuple[int, ...] = (25, 35, 45, 55, 65)
+    # Clustering (MLlib k-means on the standardised behaviour vectors of the window's buyers): k
+    # from k_min to k_max, the one with the highest silhouette on a sample of at most k_sample
+    # buyers (ties: the smaller k); the chosen model then labels every buyer.
+    k_min: int = 3
+    k_max: int = 8
+    k_sample: int = 100_000
+    kmeans_max_iter: int = 40
+    seed: int = 42
+    # Printed top preferences: the top_preferences values with the highest lift per segment,
+    # among those with at least min_preference_share of the segment's units.
+    top_preferences: int = 3
+    min_preference_share: float = 0.03
+
+
+@dataclass(frozen=True)
+class CltvSettings:
+    """Customer lifetime value: BG/NBD purchase counts and Gamma-Gamma spend (``lifetimes``), as of
+    a cutoff (``hmspark.insights.cltv``, ``jobs/cltv.py``, ``docs/insights.md``).  A purchase is a
+    purchase day; time is measured in weeks."""
+
+    # Expected purchase days and value over the horizon_weeks after the cutoff.
+    horizon_weeks: int = 52
+    # Holdout check: fit on the history up to cutoff - holdout_weeks weeks, predict the purchase
+    # days of the holdout_weeks that follow, compare with what happened.
+    holdout_weeks: int = 12
+    # L2 penalty of both fitters (lifetimes' penalizer_coef); raise it (0.001, 0.01) when a fit
+    # does not converge.
+    penalizer_coef: float = 0.0
+    # No model (the job says why) with fewer customers than this who have a repeat purchase day.
+    min_repeat_customers: int = 20
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything a job needs besides its command-line arguments."""
 
@@ -139,6 +192,8 @@ class Settings:
     recall: RecallSettings = field(default_factory=RecallSettings)
     features: FeatureSettings = field(default_factory=FeatureSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    cltv: CltvSettings = field(default_factory=CltvSettings)
     source: str = "<defaults>"
 
 
