@@ -37,8 +37,8 @@ from hmspark.insights.preferences import (format_top_preferences, price_threshol
 from hmspark.insights.profile import customer_profile, window_rows
 from hmspark.insights.segments import (Clustering, cluster_customers, rfm_labels, segment_labels,
                                        size_table)
-from hmspark.recall.build import read_cutoff, write_cutoff
-from hmspark.tables import read_table, table_exists
+from hmspark.recall.build import cutoff_predicate, read_cutoff, write_cutoff
+from hmspark.tables import read_table, table_exists, table_path
 
 log = logging.getLogger("hmspark.insights")
 
@@ -201,6 +201,14 @@ def rfm_segments_now(spark: SparkSession, warehouse: str, cutoff: dt.date,
 # CLTV
 
 
+def _delete_cutoff(spark: SparkSession, warehouse: str, name: str, cutoff: dt.date) -> None:
+    """Remove a cutoff's rows from a table (when there is nothing to write for it)."""
+    if table_exists(spark, warehouse, name):
+        from delta.tables import DeltaTable
+
+        DeltaTable.forPath(spark, table_path(warehouse, name)).delete(cutoff_predicate(cutoff))
+
+
 @dataclass
 class CltvResult:
     cutoff: dt.date
@@ -348,6 +356,7 @@ def build_cltv(spark: SparkSession, warehouse: str, cutoff: str | dt.date | None
                 before.unpersist()
         if not holdout_rows:
             log.warning("%s", message)
+            _delete_cutoff(spark, warehouse, CLTV_HOLDOUT_TABLE, cutoff)  # no stale check
         info["rows"] = len(holdout_rows)
 
     fits = [("forecast", model)] + ([("holdout", holdout_model)] if holdout_model else [])
