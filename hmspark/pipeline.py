@@ -33,7 +33,8 @@ from hmspark.ranker.baselines import baseline_rankings
 from hmspark.ranker.dataset import label_candidates, sample_training_rows, sort_groups
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
-from hmspark.recall.build import build_candidates
+from hmspark.recall.build import build_candidates, evaluate
+from hmspark.recall.report import format_report
 from hmspark.submission import submission_frame, write_submission
 from hmspark.tables import read_table, table_version, write_table
 
@@ -51,6 +52,7 @@ class PipelineResult:
     metrics: dict[str, dict] = field(default_factory=dict)
     steps: list[dict] = field(default_factory=list)
     importances: dict[str, float] = field(default_factory=dict)
+    recall: str = ""                # the recall report of a backtest, as a text table
 
 
 def training_cutoffs(cutoff: dt.date, weeks: int) -> list[dt.date]:
@@ -196,6 +198,9 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
             result.metrics = evaluate_backtest(spark, transactions, cutoff, recs, baselines,
                                                customers, fill, mode)
             info["buyers"] = next(iter(result.metrics.values()))["buyers"]
+            if cutoff + dt.timedelta(days=TARGET_DAYS) <= last_date(transactions):
+                # The recall ceiling of the same week (table recall_report).
+                result.recall = format_report(evaluate(spark, warehouse, cutoff, settings.recall))
         steps.append({"step": "evaluate", **info})
         (out / "metrics.json").write_text(json.dumps(
             {"cutoff": str(cutoff), "mode": mode, "metrics": result.metrics, "steps": steps,

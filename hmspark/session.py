@@ -210,13 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     args_cmd = sub.add_parser("submit-args", help="print the spark-submit flags for the Delta jars")
     args_cmd.add_argument("--conf", default=None, help="TOML conf file")
     args_cmd.add_argument("--master", default=None, help="Spark master overriding the conf file")
+    args_cmd.add_argument("--set", dest="overrides", action="append", default=[],
+                          metavar="SECTION.KEY=VALUE", help="override one setting (repeatable)")
     fetch = sub.add_parser("fetch-jars", help="download Delta and its dependencies into a folder")
     fetch.add_argument("dest")
     sub.add_parser("coordinates", help="print the Delta Maven coordinates")
     args = parser.parse_args(argv)
     try:
         if args.command == "submit-args":
-            print("\n".join(submit_args(load_settings(args.conf), args.master)))
+            print("\n".join(submit_args(load_settings(args.conf, args.overrides), args.master)))
         elif args.command == "coordinates":
             print(delta_coordinates())
         else:

@@ -35,6 +35,8 @@ def main() -> int:
         rows = s.get("rows")
         print(f"{s['step']:<28}{s['seconds']:>9.1f}{rows if rows is not None else '':>14,}"
               if isinstance(rows, int) else f"{s['step']:<28}{s['seconds']:>9.1f}")
+    if result.recall:
+        print(f"\nrecall of the candidates (the ranker's ceiling):\n{result.recall}")
     if result.metrics:
         print(f"\nbacktest: the 7 days after {result.cutoff}")
         print("\n".join(metrics_table(result.metrics)))

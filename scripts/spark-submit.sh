@@ -36,7 +36,17 @@ job=$1; shift
 [[ -f "$conf_file" ]] || { echo "error: conf file not found: $conf_file" >&2; exit 2; }
 
 spark_submit=$("$py" -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit"))')
-mapfile -t conf_args < <(cd "$root" && "$py" -m hmspark.session submit-args --conf "$conf_file" ${master:+--master "$master"})
+# The job's --set overrides count for the JVM too (driver memory, jars, ...): pass them on.
+overrides=()
+job_args=("$@")
+for ((i = 0; i < ${#job_args[@]}; i++)); do
+    case "${job_args[i]}" in
+        --set) overrides+=(--set "${job_args[i+1]:-}"); i=$((i + 1)) ;;
+        --set=*) overrides+=(--set "${job_args[i]#--set=}") ;;
+    esac
+done
+mapfile -t conf_args < <(cd "$root" && "$py" -m hmspark.session submit-args --conf "$conf_file" \
+    ${master:+--master "$master"} "${overrides[@]}")
 
 # hmspark as a zip for the executors (rebuilt each time so it never lags behind the code).
 build=$root/build

@@ -80,3 +80,17 @@ def test_session_is_utc_ansi_and_delta(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.ansi.enabled") == "true"
     assert "DeltaSparkSessionExtension" in spark.conf.get("spark.sql.extensions")
+
+
+def test_submit_args_take_the_jobs_overrides(capsys):
+    # scripts/spark-submit.sh passes a job's --set items here, so JVM settings such as the
+    # driver memory follow them.
+    from hmspark.session import main
+
+    conf = str(Path(__file__).resolve().parents[1] / "conf" / "local.toml")
+    assert main(["submit-args", "--conf", conf, "--set", "spark.conf.spark.driver.memory=3g",
+                 "--set", "spark.master=local[1]"]) == 0
+    args = capsys.readouterr().out.split("\n")
+    assert args[:2] == ["--master", "local[1]"]
+    assert "spark.driver.memory=3g" in args and "spark.driver.memory=12g" not in args
+    assert main(["submit-args", "--conf", conf, "--set", "nonsense"]) == 2

@@ -38,6 +38,8 @@ def test_backtest_ranker_beats_popular(spark, settings, simulated, tmp_path):
     assert m["ranker"]["buyers"] > 0
     assert m["ranker"]["buyers"] == m["popular"]["buyers"]
     assert m["ranker"]["map_at_k"] > m["popular"]["map_at_k"]
+    # The backtest also measured the recall ceiling of the same week.
+    assert "union@12" in result.recall
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["metrics"]["ranker"]["map_at_k"] == pytest.approx(m["ranker"]["map_at_k"])
     meta = json.loads((out / "model" / "meta.json").read_text())
