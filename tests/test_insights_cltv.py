@@ -167,6 +167,26 @@ def test_no_repeat_purchase_gives_a_clear_message_not_a_crash(spark):
     assert (scored.loc[scored["status"] == C.NO_PURCHASE, "expected_value"] == 0).all()
 
 
+def test_single_day_warehouse_writes_every_table(spark, tmp_path):
+    """The whole build on one day of history (as the real sample): no model, no holdout, a clear
+    message, tables written, no error (a total value of 0 has no shares)."""
+    from hmspark.insights import build_cltv
+
+    wh = str(tmp_path / "wh")
+    write_table(tx(spark, [(c, 0, 0.01 * (1 + c % 3)) for c in range(30)]), wh, "transactions")
+    write_table(customers_df(spark, [(k, 30) for k in range(35)]), wh, "customers")
+    write_table(articles_df(spark, [{"article_id": 1}]), wh, "articles")
+    result = build_cltv(spark, wh, None, CltvSettings())
+    assert result.cutoff == CUTOFF and result.model.status == C.NOT_FITTED
+    assert "no holdout check" in result.holdout_message and result.holdout == []
+    assert any("WARNING" in line and "repeat purchase day" in line for line in result.lines())
+    everyone = [r for r in result.values if r["segment"] == "all"][0]
+    assert everyone["customers"] == 35 and everyone["value_share"] is None
+    assert read_table(spark, wh, CLTV_TABLE).count() == 35
+    models = read_table(spark, wh, CLTV_MODELS_TABLE).collect()
+    assert [m["status"] for m in models] == [C.NOT_FITTED]
+
+
 def test_a_fit_that_does_not_converge_says_so():
     rows = pd.DataFrame(simulated_history(200), columns=["c", "d", "p"])
     per_customer = rows.groupby("c")["d"].agg(["nunique", "max", "min"])

@@ -318,7 +318,7 @@ def holdout_by_segment(per_customer: DataFrame, labels: DataFrame) -> DataFrame:
 def value_by_segment(cltv: DataFrame, labels: DataFrame) -> DataFrame:
     """Per segment (``labels``: customer_key, segment) and ``all``: customers, modelled (status ok),
     expected purchases and value in total, mean, 10th / 50th / 90th percentile of expected value,
-    and the segment's share of the total value."""
+    and the segment's share of the total value (null when the total is 0 or unknown)."""
     joined = cltv.join(labels, "customer_key", "left").fillna("unknown", subset=["segment"])
     ev = F.col("expected_value")
     rolled = (joined.rollup("segment").agg(
@@ -335,4 +335,5 @@ def value_by_segment(cltv: DataFrame, labels: DataFrame) -> DataFrame:
     return rolled.select(
         "segment", "customers", "modelled", "expected_purchases", "expected_value", "mean_value",
         F.col("_q")[0].alias("p10_value"), F.col("_q")[1].alias("median_value"),
-        F.col("_q")[2].alias("p90_value"), (F.col("expected_value") / total).alias("value_share"))
+        F.col("_q")[2].alias("p90_value"),
+        F.try_divide(F.col("expected_value"), total).alias("value_share"))
