@@ -30,7 +30,7 @@ from hmspark.features.build import build_features
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
 from hmspark.ranker.baselines import baseline_rankings
-from hmspark.ranker.dataset import label_candidates, sample_training_rows, sort_groups
+from hmspark.ranker.dataset import label_candidates, sample_training_rows
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
 from hmspark.recall.build import build_candidates, evaluate
@@ -53,6 +53,7 @@ class PipelineResult:
     steps: list[dict] = field(default_factory=list)
     importances: dict[str, float] = field(default_factory=dict)
     recall: str = ""                # the recall report of a backtest, as a text table
+    report: Path | None = None      # OUTPUT/report.html
 
 
 def training_cutoffs(cutoff: dt.date, weeks: int) -> list[dt.date]:
@@ -148,8 +149,10 @@ def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
 
 
 def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | None, warehouse: str,
-                 output_dir: str, as_of: str | None = None) -> PipelineResult:
-    """Run every step; ``input_dir`` None skips ingest (the warehouse tables must exist).
+                 output_dir: str, as_of: str | None = None, insights: bool = True
+                 ) -> PipelineResult:
+    """Run every step; ``input_dir`` None skips ingest (the warehouse tables must exist);
+    ``insights`` adds segments, CLTV and the HTML report (``hmspark.insights``) at the end.
 
     ``as_of``: a date to backtest, or ``"last-week"`` for the last date in the data minus 7 days
     (the newest week whose outcome is fully known)."""
@@ -205,6 +208,13 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
         (out / "metrics.json").write_text(json.dumps(
             {"cutoff": str(cutoff), "mode": mode, "metrics": result.metrics, "steps": steps,
              "feature_importance_gain": result.importances}, indent=2, default=str))
+    if insights:
+        from hmspark.insights import run_insights
+
+        with step("insights") as info:
+            # Segments and CLTV as of the prediction cutoff, then OUTPUT/report.html.
+            result.report = run_insights(spark, settings, warehouse, out, cutoff)
+        steps.append({"step": "insights", **info})
     return result
 
 

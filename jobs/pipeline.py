@@ -22,13 +22,16 @@ def main() -> int:
                              "('last-week': the last date in the data minus 7 days)")
     parser.add_argument("--skip-ingest", action="store_true",
                         help="use the warehouse tables as they are")
+    parser.add_argument("--skip-insights", action="store_true",
+                        help="no segments, CLTV and report.html at the end")
     args = parser.parse_args()
     settings = settings_from_args(args)
     spark = build_session(settings, args.master)
     result = run_pipeline(spark, settings,
                           input_dir=None if args.skip_ingest else (args.input or settings.paths.input),
                           warehouse=args.warehouse or settings.paths.warehouse,
-                          output_dir=args.output or settings.paths.output, as_of=args.as_of)
+                          output_dir=args.output or settings.paths.output, as_of=args.as_of,
+                          insights=not args.skip_insights)
     print(f"\ncutoff {result.cutoff}  mode {result.mode}  submission {result.submission}")
     print(f"{'step':<28}{'seconds':>9}{'rows':>14}")
     for s in result.steps:
@@ -40,6 +43,8 @@ def main() -> int:
     if result.metrics:
         print(f"\nbacktest: the 7 days after {result.cutoff}")
         print("\n".join(metrics_table(result.metrics)))
+    if result.report:
+        print(f"\nreport: {result.report.resolve()}")
     if result.importances:
         print("\nfeature importance (gain), top 15:")
         for name, gain in list(result.importances.items())[:15]:

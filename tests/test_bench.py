@@ -28,7 +28,7 @@ def test_bench_tiny_preset(tmp_path):
         rows = list(csv.DictReader(fh))
     steps = [r["step"] for r in rows]
     # Ingest, then the two training cutoffs and the prediction cutoff, then train/score/evaluate.
-    assert steps[0] == "ingest" and steps[-3:] == ["train", "score", "evaluate"]
+    assert steps[0] == "ingest" and steps[-4:] == ["train", "score", "evaluate", "insights"]
     assert sum(s.startswith("candidates ") for s in steps) == 3
     assert sum(s.startswith("features ") for s in steps) == 3
     ingest = rows[0]
@@ -46,5 +46,7 @@ def test_bench_tiny_preset(tmp_path):
     assert summary["exit_code"] == "0" and int(summary["transactions"]) == tx
     assert float(summary["map_at_12"]) > 0
     assert float(summary["weekly_seconds"]) > 0 and float(summary["ingest_seconds"]) > 0
+    # The main job ends with the insights report.
+    assert "<img" in (work / "tiny" / "output" / "report.html").read_text()
     md = (work / "bench.md").read_text()
     assert "## Totals" in md and "| tiny |" in md

@@ -18,7 +18,6 @@ import pytest
 
 from factories import articles_df, customers_df, transactions_df
 from hmspark.config import apply_override
-from hmspark.insights import run_insights
 from hmspark.insights.report import SECTIONS, write_report
 from hmspark.pipeline import run_pipeline
 from hmspark.synth import write_kaggle_csvs
@@ -88,8 +87,7 @@ def pipeline_output(spark, settings, tmp_path_factory):
     result = run_pipeline(spark, cfg, input_dir=str(data), warehouse=wh, output_dir=str(out),
                           as_of="last-week")
     assert result.mode == "ranker"
-    report = run_insights(spark, cfg, wh, out, result.cutoff)
-    return report, result
+    return result.report, result
 
 
 @pytest.mark.slow

@@ -32,7 +32,8 @@ def small_settings(settings):
 def test_backtest_ranker_beats_popular(spark, settings, simulated, tmp_path):
     out = tmp_path / "out"
     result = run_pipeline(spark, small_settings(settings), input_dir=str(simulated),
-                          warehouse=str(tmp_path / "wh"), output_dir=str(out), as_of="last-week")
+                          warehouse=str(tmp_path / "wh"), output_dir=str(out), as_of="last-week",
+                          insights=False)
     assert result.mode == "ranker"
     m = result.metrics
     assert m["ranker"]["buyers"] > 0
@@ -52,7 +53,7 @@ def test_backtest_ranker_beats_popular(spark, settings, simulated, tmp_path):
 def test_single_day_of_real_rows_falls_back_to_heuristic(spark, settings, real_head, tmp_path):
     out = tmp_path / "out"
     result = run_pipeline(spark, small_settings(settings), input_dir=str(real_head),
-                          warehouse=str(tmp_path / "wh"), output_dir=str(out))
+                          warehouse=str(tmp_path / "wh"), output_dir=str(out), insights=False)
     assert result.mode == "heuristic"
     customers = pd.read_csv(real_head / "customers.csv", usecols=["customer_id"], dtype=str)
     assert check_submission(out / "submission.csv", set(customers["customer_id"])) == len(customers)
