@@ -45,8 +45,10 @@ for ((i = 0; i < ${#job_args[@]}; i++)); do
         --set=*) overrides+=(--set "${job_args[i]#--set=}") ;;
     esac
 done
-mapfile -t conf_args < <(cd "$root" && "$py" -m hmspark.session submit-args --conf "$conf_file" \
-    ${master:+--master "$master"} "${overrides[@]}")
+# A bad conf file or override stops here, before Spark starts (the message names the key).
+submit_flags=$(cd "$root" && "$py" -m hmspark.session submit-args --conf "$conf_file" \
+    ${master:+--master "$master"} "${overrides[@]}") || exit 2
+mapfile -t conf_args <<< "$submit_flags"
 
 # hmspark as a zip for the executors (rebuilt each time so it never lags behind the code).
 build=$root/build

@@ -22,7 +22,7 @@ def test_bench_tiny_preset(tmp_path):
          "--set", "train.train_weeks=2", "--set", "train.num_boost_round=30",
          "--set", "train.threads=1", "--set", "spark.conf.spark.sql.shuffle.partitions=4",
          "--set", "spark.conf.spark.ui.enabled=false", "--set", "spark.conf.spark.driver.memory=2g"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+        cwd=ROOT, capture_output=True, text=True, timeout=2700)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open(work / "bench.csv") as fh:
         rows = list(csv.DictReader(fh))
