@@ -51,3 +51,11 @@ def test_ingest_with_offline_jar_folder(tmp_path, real_head):
     lines = [line.split() for line in done.stdout.splitlines()]
     counts = {parts[0]: parts[1:4] for parts in lines if parts and parts[0].endswith(".csv")}
     assert counts["transactions_train.csv"] == ["10,000", "10,000", "0"]
+
+
+def test_bad_override_stops_before_spark_starts(tmp_path):
+    done = submit("jobs/ingest.py", "--input", str(tmp_path), "--warehouse", str(tmp_path / "wh"),
+                  "--set", "recall.pair_top_k=many", timeout=120)
+    assert done.returncode == 2
+    assert "recall.pair_top_k: cannot use 'many' as int" in done.stderr
+    assert "SparkContext" not in done.stderr and "resolving dependencies" not in done.stderr
