@@ -83,8 +83,11 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
     """Sampled training rows of the given cutoffs, on the driver (through Arrow)."""
     frames = []
     for c in cutoffs:
+        keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(c))
+                .select("cutoff", "customer_key", "article_id"))
         sampled = sample_training_rows(labelled_frame(spark, warehouse, transactions, c),
-                                       settings.train)
+                                       settings.train,
+                                       labels=label_candidates(keys, transactions, c))
         pdf = sampled.select("cutoff", "customer_key", "article_id", "label",
                              *FEATURE_COLUMNS).toPandas()
         log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),

@@ -151,3 +151,14 @@ def test_submission_format(spark, tmp_path):
     assert check_submission(path, {f"{1:064x}", f"{2:064x}"}) == 2
     with pytest.raises(ValueError, match="1 customers missing"):
         check_submission(path, {f"{1:064x}", f"{2:064x}", f"{3:064x}"})
+
+
+def test_sampling_with_separate_labels_keeps_the_same_rows(spark):
+    # The pipeline counts groups and negatives on the cheap label frame; the sample is the same.
+    df = labelled_rows(spark)
+    cfg = TrainSettings(negatives_per_week=200, negative_rate=1.0, seed=3)
+    key = ["cutoff", "customer_key", "article_id"]
+    alone = sample_training_rows(df, cfg).toPandas().sort_values(key)[key].values.tolist()
+    labels = df.select(*key, "label")
+    split = sample_training_rows(df, cfg, labels=labels).toPandas().sort_values(key)[key]
+    assert split.values.tolist() == alone

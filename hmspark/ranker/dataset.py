@@ -43,13 +43,20 @@ def label_candidates(candidates: DataFrame, transactions: DataFrame, cutoff: str
             .fillna(0, subset=["label"]))
 
 
-def sample_training_rows(labelled: DataFrame, cfg: TrainSettings) -> DataFrame:
-    """Keep groups with a positive, all positives and a hashed sample of the negatives per cutoff."""
-    with_pos = (labelled.groupBy(*GROUP_KEYS).agg(F.max("label").alias("_has_pos"))
+def sample_training_rows(labelled: DataFrame, cfg: TrainSettings,
+                         labels: DataFrame | None = None) -> DataFrame:
+    """Keep groups with a positive, all positives and a hashed sample of the negatives per cutoff.
+
+    ``labels``: the same rows' (cutoff, customer_key, article_id, label) alone, when ``labelled``
+    is expensive (the assembled features): the groups with a positive and the negatives per cutoff
+    are then counted on it, so that ``labelled`` itself is computed once, not three times.
+    """
+    labels = labelled if labels is None else labels
+    with_pos = (labels.groupBy(*GROUP_KEYS).agg(F.max("label").alias("_has_pos"))
                 .filter(F.col("_has_pos") > 0).drop("_has_pos"))
     kept = labelled.join(with_pos, GROUP_KEYS, "left_semi")
-    negatives = (kept.filter(F.col("label") == 0).groupBy("cutoff")
-                 .agg(F.count(F.lit(1)).alias("_neg")))
+    negatives = (labels.join(with_pos, GROUP_KEYS, "left_semi").filter(F.col("label") == 0)
+                 .groupBy("cutoff").agg(F.count(F.lit(1)).alias("_neg")))
     fraction = F.least(F.lit(float(cfg.negative_rate)),
                        F.lit(float(cfg.negatives_per_week)) / F.col("_neg"))
     # A uniform number in [0, 1) from a hash: the same rows are kept however Spark partitions.
