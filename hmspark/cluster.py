@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -137,8 +138,23 @@ def _tail(path: str | Path, lines: int = 30) -> str:
         return ""
 
 
-def _launch(name: str, args: list[str], folder: Path, env: dict[str, str]) -> tuple[Daemon, subprocess.Popen]:
+def _service_ports(log: str | Path, offset: int) -> dict[str, int]:
+    """Ports the daemon bound, from its log after ``offset`` ("Successfully started service
+    'sparkMaster' on port 7077."): Spark moves to the next port when one was taken meanwhile."""
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return {}
+    return {m.group(1): int(m.group(2))
+            for m in re.finditer(r"Successfully started service '([^']+)' on port (\d+)", text)}
+
+
+def _launch(name: str, args: list[str], folder: Path, env: dict[str, str]
+            ) -> tuple[Daemon, subprocess.Popen, int]:
     log = folder / f"{name}.log"
+    offset = log.stat().st_size if log.exists() else 0
     with open(log, "ab") as out:
         # A session of its own: the daemon, and the executors it forks, share one process group
         # that stop() signals as a whole.  spark-class execs java, so the pid is the JVM's.
@@ -146,7 +162,7 @@ def _launch(name: str, args: list[str], folder: Path, env: dict[str, str]) -> tu
                                  stdin=subprocess.DEVNULL, env=env, cwd=folder,
                                  start_new_session=True)
     started = psutil.Process(popen.pid).create_time()
-    return Daemon(name=name, pid=popen.pid, started=started, webui_port=0, log=str(log)), popen
+    return Daemon(name=name, pid=popen.pid, started=started, webui_port=0, log=str(log)), popen, offset
 
 
 def _wait(what: str, check, procs: list[tuple[Daemon, subprocess.Popen]], timeout: float) -> dict:
@@ -195,28 +211,44 @@ def start(folder: str | Path = "build/cluster", workers: int = 2, cores: int = 1
     env = daemon_env(host)
     master_port = master_port or free_port(host)
     webui_port = webui_port or free_port(host)
-    master, popen = _launch("master", [MASTER_CLASS, "--host", host, "--port", str(master_port),
-                                       "--webui-port", str(webui_port)], folder, env)
+    master, popen, offset = _launch("master", [MASTER_CLASS, "--host", host, "--port",
+                                               str(master_port), "--webui-port", str(webui_port)],
+                                    folder, env)
     master.webui_port = webui_port
     cluster = Cluster(str(folder), host, master_port, master)
     cluster.save()
     procs = [(master, popen)]
+
+    def master_up():
+        ports = _service_ports(master.log, offset)
+        if "sparkMaster" not in ports or "MasterUI" not in ports:
+            return None
+        cluster.master_port, master.webui_port = ports["sparkMaster"], ports["MasterUI"]
+        return master_state(cluster)
+
+    offsets: list[int] = []
     try:
-        _wait("the master web UI", lambda: master_state(cluster), procs, timeout)
+        _wait("the master", master_up, procs, timeout)
+        cluster.save()
         for i in range(1, workers + 1):
             name = f"worker-{i}"
             work, local = folder / name / "work", folder / name / "local"
             work.mkdir(parents=True, exist_ok=True)
             local.mkdir(parents=True, exist_ok=True)
             port = free_port(host)
-            worker, wpopen = _launch(name, [WORKER_CLASS, cluster.master_url, "--host", host,
-                                            "--webui-port", str(port), "--cores", str(cores),
-                                            "--memory", memory, "--work-dir", str(work)],
-                                     folder, {**env, "SPARK_LOCAL_DIRS": str(local)})
+            worker, wpopen, offset = _launch(
+                name, [WORKER_CLASS, cluster.master_url, "--host", host, "--webui-port", str(port),
+                       "--cores", str(cores), "--memory", memory, "--work-dir", str(work)],
+                folder, {**env, "SPARK_LOCAL_DIRS": str(local)})
             worker.webui_port, worker.cores, worker.memory = port, cores, memory
             cluster.workers.append(worker)
             procs.append((worker, wpopen))
+            offsets.append(offset)
             cluster.save()
+        for worker, offset in zip(cluster.workers, offsets):
+            worker.webui_port = _wait(f"the {worker.name} web UI", lambda w=worker, o=offset:
+                                      _service_ports(w.log, o).get("WorkerUI"), procs, timeout)
+        cluster.save()
 
         def all_alive():
             state = master_state(cluster)
