@@ -112,6 +112,10 @@ class TrainSettings:
 
     # Labelled weeks before the prediction cutoff: the newest is held out for validation.
     train_weeks: int = 4
+    # Build a training week's candidates and features only for the customers who bought in it
+    # (the others' query groups have no positive and are dropped anyway): same sample, ~5% of
+    # the work at full scale.
+    only_target_buyers: bool = True
     # Negatives kept per training week at most, and the highest share of negatives kept.
     negatives_per_week: int = 1_500_000
     negative_rate: float = 1.0

@@ -27,6 +27,9 @@ from hmspark.config import IngestSettings
 from hmspark.tables import write_table
 
 LINE_NO = "_line"
+HEADER = "_header"
+# The ``reason`` of a repeated header line: counted and skipped, neither loaded nor quarantined.
+HEADER_REASON = "\x00header"
 
 
 class IngestError(ValueError):
@@ -79,11 +82,12 @@ def _join_path(input_dir: str, name: str) -> str:
     return input_dir.rstrip("/") + "/" + name
 
 
-def read_lines(spark: SparkSession, input_dir: str, name: str) -> tuple[list[str], DataFrame, int]:
-    """The header of a CSV file and its data lines (``value``, ``_line`` order), header lines removed.
+def read_lines(spark: SparkSession, input_dir: str, name: str) -> tuple[list[str], DataFrame]:
+    """The header of a CSV file and its lines (``value``, ``_line`` order, ``_header`` true on the
+    header line and on every repeat of it: they are counted with the rest in one pass, later).
 
-    Returns (header columns, lines, number of extra header lines skipped).  Raises IngestError for
-    a missing or empty file and for a header that lacks a required column.
+    Returns (header columns, lines).  Raises IngestError for a missing or empty file and for a
+    header that lacks a required column.
     """
     path = _join_path(input_dir, name)
     try:
@@ -102,10 +106,9 @@ def read_lines(spark: SparkSession, input_dir: str, name: str) -> tuple[list[str
     if missing:
         raise IngestError(f"{path}: missing column(s) {', '.join(missing)} "
                           f"(header has: {', '.join(header)})")
-    lines = text.withColumn(LINE_NO, F.monotonically_increasing_id())
-    is_header = F.col("value") == F.lit(header_line)
-    headers = lines.filter(is_header).count()
-    return header, lines.filter(~is_header), headers - 1
+    lines = (text.withColumn(LINE_NO, F.monotonically_increasing_id())
+             .withColumn(HEADER, F.col("value") == F.lit(header_line)))
+    return header, lines
 
 
 def split_fields(lines: DataFrame, header: list[str]) -> DataFrame:
@@ -116,7 +119,8 @@ def split_fields(lines: DataFrame, header: list[str]) -> DataFrame:
     unquoted = F.regexp_replace("value", r'"([^"]|"")*"', "")
     n_fields = F.size(F.split(unquoted, ",", -1))
     cols = [parsed.getField(f"c{i}").alias(name) for i, name in enumerate(header)]
-    return lines.select(F.col("value").alias("raw_line"), LINE_NO, n_fields.alias("_fields"), *cols)
+    return lines.select(F.col("value").alias("raw_line"), LINE_NO, HEADER,
+                        n_fields.alias("_fields"), *cols)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,8 +163,9 @@ def typed_rows(fields: DataFrame, name: str, extra_checks: dict[str, Column] | N
     type, then ``extra_checks`` (reason text -> condition on the typed columns, meaning 'bad').
     """
     columns = S.FILE_COLUMNS[name]
-    expected = len([c for c in fields.columns if c not in ("raw_line", LINE_NO, "_fields")])
-    reasons = [_reason(F.col("_fields") != expected,
+    expected = len([c for c in fields.columns if c not in ("raw_line", LINE_NO, HEADER, "_fields")])
+    reasons = [_reason(F.col(HEADER), HEADER_REASON),
+               _reason(F.col("_fields") != expected,
                        F.concat(F.lit(f"expected {expected} fields, found "),
                                 F.col("_fields").cast("string")))]
     for col in columns:
@@ -194,18 +199,17 @@ def first_occurrence(df: DataFrame, key: str) -> DataFrame:
 # The three files
 
 
-def parse_articles(spark: SparkSession, input_dir: str) -> tuple[DataFrame, int]:
-    header, lines, repeated = read_lines(spark, input_dir, S.ARTICLES_FILE)
+def parse_articles(spark: SparkSession, input_dir: str) -> DataFrame:
+    header, lines = read_lines(spark, input_dir, S.ARTICLES_FILE)
     typed = typed_rows(split_fields(lines, header), S.ARTICLES_FILE, {
         "article_id must be a positive numeric id of at most 10 digits":
             ~F.col("article_id").isNull() & (F.col("article_id") <= 0),
     })
-    return first_occurrence(typed, "article_id"), repeated
+    return first_occurrence(typed, "article_id")
 
 
-def parse_customers(spark: SparkSession, input_dir: str, cfg: IngestSettings
-                    ) -> tuple[DataFrame, int]:
-    header, lines, repeated = read_lines(spark, input_dir, S.CUSTOMERS_FILE)
+def parse_customers(spark: SparkSession, input_dir: str, cfg: IngestSettings) -> DataFrame:
+    header, lines = read_lines(spark, input_dir, S.CUSTOMERS_FILE)
     age = F.col("age")
     typed = typed_rows(split_fields(lines, header), S.CUSTOMERS_FILE, {
         f"age outside {cfg.min_age}..{cfg.max_age} or not a whole number":
@@ -213,12 +217,11 @@ def parse_customers(spark: SparkSession, input_dir: str, cfg: IngestSettings
         "FN must be 0, 1 or empty": F.col("FN").isNotNull() & ~F.col("FN").isin(0.0, 1.0),
         "Active must be 0, 1 or empty": F.col("Active").isNotNull() & ~F.col("Active").isin(0.0, 1.0),
     })
-    return first_occurrence(typed, "customer_id"), repeated
+    return first_occurrence(typed, "customer_id")
 
 
-def parse_transactions(spark: SparkSession, input_dir: str, cfg: IngestSettings
-                       ) -> tuple[DataFrame, int]:
-    header, lines, repeated = read_lines(spark, input_dir, S.TRANSACTIONS_FILE)
+def parse_transactions(spark: SparkSession, input_dir: str, cfg: IngestSettings) -> DataFrame:
+    header, lines = read_lines(spark, input_dir, S.TRANSACTIONS_FILE)
     channels = ", ".join(str(c) for c in cfg.sales_channels)
     typed = typed_rows(split_fields(lines, header), S.TRANSACTIONS_FILE, {
         "price is negative": F.col("price") < 0,
@@ -227,7 +230,7 @@ def parse_transactions(spark: SparkSession, input_dir: str, cfg: IngestSettings
         "article_id must be a positive numeric id":
             F.col("article_id").isNotNull() & (F.col("article_id") <= 0),
     })
-    return typed, repeated
+    return typed
 
 
 def normalise_news_frequency(col: Column) -> Column:
@@ -259,8 +262,14 @@ def customer_table(good_customers: DataFrame, transaction_ids: DataFrame) -> Dat
     return both.withColumn("customer_key", key).select(*S.CUSTOMERS_SCHEMA.fieldNames())
 
 
+def _drop_good_lines(df: DataFrame) -> DataFrame:
+    """Keep ``raw_line`` only where the row is quarantined: the cached frame then holds the typed
+    values of the good rows, not a second copy of their text."""
+    return df.withColumn("raw_line", F.when(F.col("reason").isNotNull(), F.col("raw_line")))
+
+
 def quarantine_rows(df: DataFrame, name: str) -> DataFrame:
-    return df.filter(F.col("reason").isNotNull()).select(
+    return df.filter(F.col("reason").isNotNull() & (F.col("reason") != HEADER_REASON)).select(
         F.lit(name).alias("source_file"), "raw_line", "reason")
 
 
@@ -270,11 +279,11 @@ def ingest(spark: SparkSession, input_dir: str, warehouse: str,
     cfg = cfg or IngestSettings()
     report = IngestReport()
 
-    articles, rep_a = parse_articles(spark, input_dir)
-    customers, rep_c = parse_customers(spark, input_dir, cfg)
-    transactions, rep_t = parse_transactions(spark, input_dir, cfg)
+    articles = parse_articles(spark, input_dir)
+    customers = parse_customers(spark, input_dir, cfg)
+    transactions = parse_transactions(spark, input_dir, cfg)
 
-    articles = articles.persist(StorageLevel.MEMORY_AND_DISK)
+    articles = _drop_good_lines(articles).persist(StorageLevel.MEMORY_AND_DISK)
     good_articles = articles.filter(F.col("reason").isNull())
     article_ids = good_articles.select("article_id")
     transactions = (transactions
@@ -285,15 +294,30 @@ def ingest(spark: SparkSession, input_dir: str, warehouse: str,
                                           F.concat(F.lit("article_id '"),
                                                    F.col("article_id").cast("string"),
                                                    F.lit(f"' is not in {S.ARTICLES_FILE}")))))
-                    .drop("_known")
-                    .persist(StorageLevel.MEMORY_AND_DISK))
-    customers = customers.persist(StorageLevel.MEMORY_AND_DISK)
+                    .drop("_known", LINE_NO))
+    transactions = _drop_good_lines(transactions).persist(StorageLevel.MEMORY_AND_DISK)
+    customers = _drop_good_lines(customers).persist(StorageLevel.MEMORY_AND_DISK)
+
+    # One pass over each cached file: lines read, quarantined, repeated headers (and the dates).
+    counts = {}
+    for name, df in ((S.ARTICLES_FILE, articles), (S.CUSTOMERS_FILE, customers),
+                     (S.TRANSACTIONS_FILE, transactions)):
+        header = F.col("reason") == F.lit(HEADER_REASON)
+        good = F.col("reason").isNull()
+        aggs = [F.count_if(~header | good).alias("read"),
+                F.count_if(~header).alias("bad"),
+                F.count_if(header).alias("headers")]
+        if name == S.TRANSACTIONS_FILE:
+            aggs += [F.min(F.when(good, F.col("t_dat"))).alias("first"),
+                     F.max(F.when(good, F.col("t_dat"))).alias("last")]
+        row = df.agg(*aggs).first()
+        counts[name] = FileCounts(read=row["read"], quarantined=row["bad"],
+                                  repeated_headers=max(0, row["headers"] - 1))
+        if name == S.TRANSACTIONS_FILE:
+            report.first_date = str(row["first"]) if row["first"] else None
+            report.last_date = str(row["last"]) if row["last"] else None
 
     good_tx = transactions.filter(F.col("reason").isNull())
-    bounds = good_tx.agg(F.min("t_dat").alias("first"), F.max("t_dat").alias("last")).first()
-    report.first_date = str(bounds["first"]) if bounds["first"] else None
-    report.last_date = str(bounds["last"]) if bounds["last"] else None
-
     customers_out = customer_table(customers.filter(F.col("reason").isNull()),
                                    good_tx.select("customer_id").distinct())
     write_table(good_articles.select(*S.ARTICLES_SCHEMA.fieldNames()), warehouse, "articles")
@@ -301,18 +325,10 @@ def ingest(spark: SparkSession, input_dir: str, warehouse: str,
     customer_keys = spark.read.format("delta").load(cust_path).select("customer_id", "customer_key")
 
     last = F.lit(report.last_date).cast("date")
-    tx_out = (good_tx.join(customer_keys, "customer_id")
+    # Broadcast the id -> key map (1.4M pairs at full scale) instead of shuffling 32M rows by id.
+    tx_out = (good_tx.join(F.broadcast(customer_keys), "customer_id")
               .withColumn("week", F.floor(F.datediff(last, F.col("t_dat")) / 7).cast("int"))
               .select(*S.TRANSACTIONS_SCHEMA.fieldNames()))
-    counts = {name: FileCounts(repeated_headers=rep)
-              for name, rep in ((S.ARTICLES_FILE, rep_a), (S.CUSTOMERS_FILE, rep_c),
-                                (S.TRANSACTIONS_FILE, rep_t))}
-    for name, df in ((S.ARTICLES_FILE, articles), (S.CUSTOMERS_FILE, customers),
-                     (S.TRANSACTIONS_FILE, transactions)):
-        row = df.agg(F.count(F.lit(1)).alias("read"),
-                     F.count("reason").alias("bad")).first()
-        counts[name].read = row["read"]
-        counts[name].quarantined = row["bad"]
     n_files = max(1, math.ceil((counts[S.TRANSACTIONS_FILE].read or 1) / cfg.rows_per_file))
     write_table(tx_out.repartitionByRange(n_files, "t_dat").sortWithinPartitions("t_dat", "customer_key"),
                 warehouse, "transactions")

@@ -41,6 +41,9 @@ from hmspark.tables import read_table, table_version, write_table
 log = logging.getLogger("hmspark.pipeline")
 
 RECOMMENDATIONS = "recommendations"
+# Which customers each cutoff's candidate and feature tables were built for (record_cutoff).
+CUTOFFS_TABLE = "cutoffs"
+SCOPE_ALL, SCOPE_BUYERS = "all", "target_buyers"
 
 
 @dataclass
@@ -124,11 +127,57 @@ def plan_training(transactions: DataFrame, cutoff: dt.date, settings: Settings) 
     return cutoffs
 
 
-def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date) -> bool:
-    """True when the candidate and feature tables all hold a partition for ``cutoff``."""
+def target_buyers(transactions: DataFrame, cutoff: dt.date) -> DataFrame:
+    """(customer_key): the customers who bought anything in the target week of ``cutoff``."""
+    return target_week(transactions, cutoff).select("customer_key").distinct()
+
+
+def training_scope(transactions: DataFrame, cutoff: dt.date, settings: Settings
+                   ) -> DataFrame | None:
+    """The customers a training cutoff needs candidates and features for: its target week's
+    buyers (``train.only_target_buyers``, the default), or None for everyone.
+
+    Restricting to them changes nothing in the training sample, since query groups without a
+    positive are dropped anyway (``hmspark.ranker.dataset``), but at full scale it is ~5% of the
+    customers; the features stay as-of-cutoff (the buyers are chosen, not their history)."""
+    return target_buyers(transactions, cutoff) if settings.train.only_target_buyers else None
+
+
+def record_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date, scope: str,
+                  customers: int) -> None:
+    """One row of table ``cutoffs``: which customers the cutoff's candidate and feature tables hold
+    (``scope`` "all" or "target_buyers", and how many customers got candidates)."""
+    row = spark.createDataFrame(
+        [(cutoff, scope, int(customers))],
+        "cutoff date, scope string, customers long").withColumn("written_at",
+                                                                 F.current_timestamp())
+    write_table(row, warehouse, CUTOFFS_TABLE, partition_by=["cutoff"],
+                replace_where=f"cutoff = DATE'{cutoff.isoformat()}'")
+
+
+def cutoff_scope(spark: SparkSession, warehouse: str, cutoff: dt.date) -> str | None:
+    """The ``scope`` recorded for a cutoff by :func:`prepare_cutoff`, or None."""
+    from hmspark.tables import table_exists
+
+    if not table_exists(spark, warehouse, CUTOFFS_TABLE):
+        return None
+    rows = (read_table(spark, warehouse, CUTOFFS_TABLE).filter(F.col("cutoff") == F.lit(cutoff))
+            .select("scope").collect())
+    return rows[0]["scope"] if rows else None
+
+
+def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date,
+               scope: str = SCOPE_ALL) -> bool:
+    """True when the candidate and feature tables all hold a partition for ``cutoff`` covering
+    ``scope``: "all" (to score every customer) is met only by tables built for everyone,
+    "target_buyers" (to train) also by those."""
     from hmspark.features.build import TABLES as FEATURE_TABLES
     from hmspark.tables import table_exists
 
+    # Tables written by jobs/candidates.py and jobs/features.py (no record) are for everyone.
+    recorded = cutoff_scope(spark, warehouse, cutoff) or SCOPE_ALL
+    if scope == SCOPE_ALL and recorded != SCOPE_ALL:
+        return False
     for name in ("candidates", "candidate_pair_features", *FEATURE_TABLES):
         if not table_exists(spark, warehouse, name):
             return False
@@ -139,15 +188,24 @@ def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date) -> bool:
 
 
 def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
-                   cutoff: dt.date) -> list[dict]:
-    """Write the candidate and feature tables of one cutoff; returns one step record each."""
+                   cutoff: dt.date, scope: DataFrame | None = None) -> list[dict]:
+    """Write the candidate and feature tables of one cutoff, for every customer or only those of
+    ``scope`` (see :func:`training_scope`); returns one step record each."""
     records = []
-    with step(f"candidates {cutoff}") as info:
-        info["rows"] = build_candidates(spark, warehouse, cutoff, settings.recall).get("candidates", 0)
-    records.append({"step": f"candidates {cutoff}", **info})
+    label = f"candidates {cutoff}"
+    with step(label) as info:
+        counts = build_candidates(spark, warehouse, cutoff, settings.recall, scope=scope)
+        info["rows"] = counts.get("candidates", 0)
+        info["customers"] = counts.get("customers", 0)
+        if scope is not None:
+            info["scope"] = SCOPE_BUYERS
+    records.append({"step": label, **info})
     with step(f"features {cutoff}") as info:
-        info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features).values())
+        info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features,
+                                          scope=scope).values())
     records.append({"step": f"features {cutoff}", **info})
+    record_cutoff(spark, warehouse, cutoff, SCOPE_ALL if scope is None else SCOPE_BUYERS,
+                  counts.get("customers", 0))
     return records
 
 
@@ -177,8 +235,10 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
     train_cutoffs = plan_training(transactions, cutoff, settings)
     mode = "ranker" if train_cutoffs else "heuristic"
 
-    for c in train_cutoffs + [cutoff]:
-        steps += prepare_cutoff(spark, settings, warehouse, c)
+    for c in train_cutoffs:
+        steps += prepare_cutoff(spark, settings, warehouse, c,
+                                scope=training_scope(transactions, c, settings))
+    steps += prepare_cutoff(spark, settings, warehouse, cutoff)
 
     model = None
     if mode == "ranker":

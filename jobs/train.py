@@ -12,7 +12,8 @@ import logging
 
 from hmspark.cli import job_parser, run_job, settings_from_args, step
 from hmspark.cutoff import as_date
-from hmspark.pipeline import has_cutoff, plan_training, prepare_cutoff, resolve_cutoff, train_model
+from hmspark.pipeline import (SCOPE_BUYERS, has_cutoff, plan_training, prepare_cutoff,
+                              resolve_cutoff, train_model, training_scope)
 from hmspark.session import build_session
 from hmspark.tables import read_table
 
@@ -39,8 +40,9 @@ def main() -> int:
                   "job falls back to the heuristic in that case)", cutoff)
         return 2
     for c in cutoffs:
-        if args.rebuild or not has_cutoff(spark, warehouse, c):
-            prepare_cutoff(spark, settings, warehouse, c)
+        if args.rebuild or not has_cutoff(spark, warehouse, c, scope=SCOPE_BUYERS):
+            prepare_cutoff(spark, settings, warehouse, c,
+                           scope=training_scope(transactions, c, settings))
         else:
             log.info("cutoff %s: candidate and feature tables present, reused", c)
     with step("train") as info:

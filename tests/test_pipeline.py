@@ -57,3 +57,48 @@ def test_single_day_of_real_rows_falls_back_to_heuristic(spark, settings, real_h
     assert result.mode == "heuristic"
     customers = pd.read_csv(real_head / "customers.csv", usecols=["customer_id"], dtype=str)
     assert check_submission(out / "submission.csv", set(customers["customer_id"])) == len(customers)
+
+
+@pytest.mark.slow
+def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, settings, simulated,
+                                                                  tmp_path):
+    from pyspark.sql import functions as F
+
+    from hmspark.ingest import ingest
+    from hmspark.pipeline import (SCOPE_ALL, SCOPE_BUYERS, collect_training, has_cutoff,
+                                  prepare_cutoff, resolve_cutoff, target_buyers, training_cutoffs)
+    from hmspark.tables import read_table
+
+    wh = str(tmp_path / "wh")
+    ingest(spark, str(simulated), wh, settings.ingest)
+    transactions = read_table(spark, wh, "transactions")
+    cutoff, _ = resolve_cutoff(transactions, "last-week")
+    week = training_cutoffs(cutoff, 1)[0]
+    key = ["cutoff", "customer_key", "article_id"]
+
+    def sample():
+        frame = collect_training(spark, wh, transactions, [week], settings)
+        return frame.sort_values(key).reset_index(drop=True)
+
+    prepare_cutoff(spark, settings, wh, week)
+    assert has_cutoff(spark, wh, week, scope=SCOPE_ALL)
+    everyone = sample()
+    all_customers = read_table(spark, wh, "candidates").filter(F.col("cutoff") == week) \
+        .select("customer_key").distinct().count()
+
+    buyers = target_buyers(transactions, week)
+    prepare_cutoff(spark, settings, wh, week, scope=buyers)
+    scoped = sample()
+    assert not has_cutoff(spark, wh, week, scope=SCOPE_ALL)
+    assert has_cutoff(spark, wh, week, scope=SCOPE_BUYERS)
+    buyer_keys = {r[0] for r in buyers.collect()}
+    cand_keys = {r[0] for r in read_table(spark, wh, "candidates")
+                 .filter(F.col("cutoff") == week).select("customer_key").distinct().collect()}
+    feat_keys = {r[0] for r in read_table(spark, wh, "features_customer")
+                 .filter(F.col("cutoff") == week).select("customer_key").collect()}
+    # Only the week's buyers got candidates and customer features, far fewer than everyone ...
+    assert cand_keys <= buyer_keys and feat_keys == buyer_keys
+    assert len(cand_keys) < all_customers / 2
+    # ... and the training rows, features included, are exactly those of the unscoped build.
+    assert len(scoped) == len(everyone) > 0 and scoped["label"].sum() > 0
+    pd.testing.assert_frame_equal(scoped, everyone)

@@ -68,13 +68,18 @@ def _write(spark: SparkSession, df: DataFrame, warehouse: str | Path, name: str,
 
 
 def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.date | None = None,
-                   cfg: FeatureSettings | None = None) -> dict[str, int]:
+                   cfg: FeatureSettings | None = None,
+                   scope: DataFrame | None = None) -> dict[str, int]:
     """Compute and write the feature tables as of ``cutoff`` (default: the last transaction date).
 
     Reads ``transactions``, ``articles`` and ``customers``; returns {table name: rows written}.
     Order: customer x article first; the customer x category table and the buyers of the article
     table are derived from it, and the customer table takes the first sale dates from the article
     table.  The history and these two intermediate tables are kept in memory meanwhile.
+
+    ``scope`` (a frame with ``customer_key``): the customer x article, customer x category and
+    customer tables hold only these customers (e.g. the buyers of a training week); their rows are
+    the same as in an unscoped run.  The article table always reads every customer's history.
     """
     cfg = cfg or FeatureSettings()
     transactions = read_table(spark, warehouse, "transactions")
@@ -89,18 +94,28 @@ def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.
             .persist(keep))
     cached = [hist]
     counts: dict[str, int] = {}
+    if scope is not None:
+        # One int per customer: broadcast rather than shuffle the history.
+        keys = F.broadcast(scope.select("customer_key").distinct())
+        scoped_hist = hist.join(keys, "customer_key", "left_semi")
+        scoped_customers = customers.join(keys, "customer_key", "left_semi")
+    else:
+        scoped_hist, scoped_customers = hist, customers
     try:
-        ca = C.customer_article_features(hist, cutoff, cfg.decay_half_life_days).persist(keep)
+        ca = C.customer_article_features(scoped_hist, cutoff, cfg.decay_half_life_days).persist(keep)
         cached.append(ca)
         _write(spark, ca, warehouse, CUSTOMER_ARTICLE, cutoff, counts)
         _write(spark, C.customer_category_features(ca, articles),
                warehouse, CUSTOMER_CATEGORY, cutoff, counts)
-        art = C.article_features(hist, articles, customers, cutoff,
-                                 buyers=ca.select("customer_key", "article_id")).persist(keep)
+        # The buyers of each article (for their ages): the customer x article table when it holds
+        # everyone, else from the whole history.
+        buyers = ca.select("customer_key", "article_id") if scope is None else None
+        art = C.article_features(hist, articles, customers, cutoff, buyers=buyers).persist(keep)
         cached.append(art)
         _write(spark, art, warehouse, ARTICLE, cutoff, counts, files=1)
         first_sale = art.filter(F.col("first_sale").isNotNull()).select("article_id", "first_sale")
-        _write(spark, C.customer_features(hist, customers, cutoff, first_sale=first_sale),
+        _write(spark, C.customer_features(scoped_hist, scoped_customers, cutoff,
+                                          first_sale=first_sale),
                warehouse, CUSTOMER, cutoff, counts)
     finally:
         for df in cached:

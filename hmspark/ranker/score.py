@@ -64,25 +64,34 @@ def top_k_with_fill(spark: SparkSession, ranked: DataFrame, customers: DataFrame
                     fill: list[int], k: int = K) -> DataFrame:
     """Exactly ``k`` distinct articles for every customer of ``customers``.
 
-    ``ranked``: (customer_key, article_id, score[, source]) — higher score first, ties by
-    article_id.  Customers with fewer than ``k`` get the ``fill`` articles they do not have yet, in
-    order, with source 'fill' and a null score.
+    ``ranked``: (customer_key, article_id, score[, source]), one row per (customer, article) —
+    higher score first, ties by article_id.  Customers with fewer than ``k`` get the ``fill``
+    articles they do not have yet, in order, with source 'fill' and a null score.
     Output: (customer_key, rank 1..k, article_id, score, source).
+
+    The model's rows are cut to each customer's best ``k`` first: a ``row_number() <= k`` filter
+    that Spark runs as a window group limit, also before the shuffle, so the tens of millions of
+    scored candidates are never sorted whole; fill rows are made only for customers short of k.
     """
     if "source" not in ranked.columns:
         ranked = ranked.withColumn("source", F.lit("model"))
-    fill_df = spark.createDataFrame([(i, a) for i, a in enumerate(fill)],
-                                    "fill_pos int, article_id int")
-    model_rows = (ranked.join(customers.select("customer_key"), "customer_key", "left_semi")
+    best = Window.partitionBy("customer_key").orderBy(F.desc_nulls_last("score"), "article_id")
+    model_rows = (ranked.select("customer_key", "article_id", "score", "source")
+                  .withColumn("_pos", F.row_number().over(best)).filter(F.col("_pos") <= k)
+                  .join(customers.select("customer_key"), "customer_key", "left_semi")
                   .select("customer_key", "article_id", "score", "source",
-                          F.lit(0).alias("tier"), F.lit(0).alias("fill_pos")))
-    fill_rows = (customers.select("customer_key").crossJoin(F.broadcast(fill_df))
+                          F.lit(0).alias("tier"), F.col("_pos").alias("pos")))
+    # Fill only the customers short of k, with the fill articles they do not already have.
+    have = model_rows.groupBy("customer_key").agg(F.collect_list("article_id").alias("_have"))
+    short = (customers.select("customer_key").join(have, "customer_key", "left")
+             .withColumn("_have", F.coalesce("_have", F.array().cast("array<int>")))
+             .filter(F.size("_have") < k))
+    fill_df = spark.createDataFrame([(i, a) for i, a in enumerate(fill)], "pos int, article_id int")
+    fill_rows = (short.crossJoin(F.broadcast(fill_df))
+                 .filter(~F.array_contains("_have", F.col("article_id")))
                  .select("customer_key", "article_id", F.lit(None).cast("double").alias("score"),
-                         F.lit("fill").alias("source"), F.lit(1).alias("tier"), "fill_pos"))
-    both = model_rows.unionByName(fill_rows)
-    dedupe = Window.partitionBy("customer_key", "article_id").orderBy("tier", F.desc("score"))
-    order = Window.partitionBy("customer_key").orderBy(
-        "tier", F.desc_nulls_last("score"), "fill_pos", "article_id")
-    return (both.withColumn("_first", F.row_number().over(dedupe)).filter("_first = 1")
+                         F.lit("fill").alias("source"), F.lit(1).alias("tier"), "pos"))
+    order = Window.partitionBy("customer_key").orderBy("tier", "pos")
+    return (model_rows.unionByName(fill_rows)
             .withColumn("rank", F.row_number().over(order)).filter(F.col("rank") <= k)
             .select("customer_key", "rank", "article_id", "score", "source"))

@@ -96,11 +96,17 @@ def all_sources(transactions: DataFrame, articles: DataFrame, customers: DataFra
 
 
 def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
-                     cfg: RecallSettings | Settings | None = None) -> dict:
+                     cfg: RecallSettings | Settings | None = None,
+                     scope: DataFrame | None = None) -> dict:
     """Compute and write ``candidate_sources``, ``candidates`` and ``candidate_pair_features`` for
     one cutoff from the warehouse's ``transactions`` (only ``t_dat <= cutoff``), ``articles`` and
     ``customers``.  Every customer of ``customers`` gets candidates when the global sources have
     any.  Returns counts: rows per table, per source, customers with candidates.
+
+    ``scope`` (a frame with ``customer_key``): only these customers get candidates, e.g. the buyers
+    of a training week (the others' groups would have no positive).  The sources still read every
+    customer's history (pairs and bestsellers are global), so a scoped customer's candidates are
+    exactly the ones an unscoped run gives them.
     """
     cfg = _recall_cfg(cfg)
     cutoff = as_date(cutoff)
@@ -109,6 +115,9 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
     transactions = read_table(spark, warehouse, "transactions")
     articles = read_table(spark, warehouse, "articles").select("article_id", "product_type_no")
     customers = read_table(spark, warehouse, "customers").select("customer_key")
+    if scope is not None:
+        customers = customers.join(scope.select("customer_key").distinct(), "customer_key",
+                                   "left_semi")
 
     with step(f"history as of {cutoff}") as info:
         # The only slice of transactions any source reads (t_dat <= cutoff, within the longest

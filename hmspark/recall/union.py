@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from hmspark.config import RecallSettings
 from hmspark.recall.common import (CATEGORY, LAST_YEAR, PAIR, POPULAR, REPURCHASE, SOURCE_COLUMNS,
-                                   source_order)
+                                   SOURCES as SOURCE_NAMES, source_order)
 
 # Wide columns of ``candidates``: name -> (source, column of candidate_sources).  Null when that
 # source did not propose the candidate.
@@ -68,12 +68,21 @@ def dedupe_candidates(candidate_sources: DataFrame, cfg: RecallSettings) -> Data
     see the module docstring).  Input: rows of ``candidate_sources`` for one cutoff (without the
     cutoff column, or with it: it is ignored).
     """
-    aggs = [F.array_sort(F.collect_set("source")).alias("sources")]
+    # The set of sources as a bit mask: bit_or keeps the aggregation hash-based (collect_set would
+    # make Spark fall back to a sort-based aggregation), then the mask becomes the sorted names.
+    names = sorted(SOURCE_NAMES)
+    bit = F.lit(0)
+    for i, name in enumerate(names):
+        bit = F.when(F.col("source") == F.lit(name), F.lit(1 << i)).otherwise(bit)
+    aggs = [F.bit_or(bit).alias("_mask")]
     for name, (source, column) in WIDE_COLUMNS.items():
         aggs.append(F.max(F.when(F.col("source") == F.lit(source), F.col(column)))
                     .cast("int").alias(name))
     aggs.append(F.min(slot(cfg)).alias("_slot"))
     merged = candidate_sources.groupBy("customer_key", "article_id").agg(*aggs)
+    flags = [F.when((F.col("_mask").bitwiseAND(F.lit(1 << i))) != 0, F.lit(name))
+             for i, name in enumerate(names)]
+    merged = merged.withColumn("sources", F.filter(F.array(*flags), lambda x: x.isNotNull()))
     order = Window.partitionBy("customer_key").orderBy(F.col("_slot").asc(),
                                                        F.col("article_id").asc())
     return (merged.withColumn("priority", F.row_number().over(order))
