@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psutil
@@ -250,6 +250,24 @@ def markdown(rows: list[dict]) -> list[str]:
     return lines
 
 
+def save_run(run: Run, synth_seconds: float | None, path: Path) -> None:
+    """The run's steps, samples and metrics as JSON (read back by :func:`load_run`)."""
+    data = asdict(run)
+    data["log"] = str(run.log) if run.log else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run": data, "synth_seconds": synth_seconds}))
+
+
+def load_run(path: Path) -> tuple[Run, float | None]:
+    saved = json.loads(path.read_text())
+    data = saved["run"]
+    run = Run(data["preset"], data["returncode"], data["wall"],
+              steps=[Step(**s) for s in data["steps"]],
+              samples=[Sample(**s) for s in data["samples"]], metrics=data["metrics"],
+              transactions=data["transactions"], log=Path(data["log"]) if data["log"] else None)
+    return run, saved["synth_seconds"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hmspark.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--presets", default="tiny,small,medium,full")
@@ -260,17 +278,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--interval", type=float, default=0.5, help="memory sampling, seconds")
+    parser.add_argument("--reuse", action="store_true",
+                        help="take a preset's last successful run from WORK/PRESET/run.json "
+                             "instead of running it again (to add presets to an earlier table)")
     args = parser.parse_args(argv)
 
     data_root, work = Path(args.data), Path(args.work)
     runs: list[Run] = []
     synth_seconds: dict[str, float | None] = {}
     for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
+        saved = work / preset / "run.json"
+        if args.reuse and saved.exists():
+            run, synth_seconds[preset] = load_run(saved)
+            if run.returncode == 0:
+                print(f"[bench] {preset}: reusing {saved}", flush=True)
+                runs.append(run)
+                continue
         folder, synth_seconds[preset] = ensure_data(preset, data_root.resolve(), args.seed)
         print(f"[bench] {preset}: pipeline on {folder}", flush=True)
         run = run_pipeline(preset, folder, work.resolve(), args.conf, args.master, args.overrides,
                            args.interval)
         run.transactions = count_lines(folder / "transactions_train.csv")
+        save_run(run, synth_seconds[preset], saved)
         runs.append(run)
         print(f"[bench] {preset}: exit {run.returncode} in {run.wall:.0f} s (log {run.log})",
               flush=True)

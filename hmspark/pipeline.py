@@ -91,8 +91,10 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
         sampled = sample_training_rows(labelled_frame(spark, warehouse, transactions, c),
                                        settings.train,
                                        labels=label_candidates(keys, transactions, c))
+        # float32, as LightGBM bins them anyway (ranker.model._matrix): half the driver memory.
         pdf = sampled.select("cutoff", "customer_key", "article_id", "label",
-                             *FEATURE_COLUMNS).toPandas()
+                             *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]
+                             ).toPandas()
         log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),
                  int(pdf["label"].sum()) if len(pdf) else 0,
                  pdf["customer_key"].nunique() if len(pdf) else 0)

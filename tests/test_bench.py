@@ -50,3 +50,11 @@ def test_bench_tiny_preset(tmp_path):
     assert "<img" in (work / "tiny" / "output" / "report.html").read_text()
     md = (work / "bench.md").read_text()
     assert "## Totals" in md and "| tiny |" in md
+    # A second call with --reuse takes the saved run instead of running the pipeline again.
+    (work / "bench.csv").unlink()
+    again = subprocess.run(
+        [sys.executable, "-m", "hmspark.bench", "--presets", "tiny", "--data", str(tmp_path / "data"),
+         "--work", str(work), "--reuse"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "reusing" in again.stdout, again.stdout + again.stderr
+    with open(work / "bench.csv") as fh:
+        assert list(csv.DictReader(fh)) == rows

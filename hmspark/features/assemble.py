@@ -82,6 +82,23 @@ def _fill_window(prefix: str) -> dict[str, Column]:
     return out
 
 
+def _category_key(level: Column, category: Column) -> Column:
+    return F.concat_ws(":", level, category.cast("string"))
+
+
+def customer_row(customer: DataFrame, customer_category: DataFrame) -> DataFrame:
+    """One row per customer of the customer table: its ``c_`` features and ``_cc``, a map
+    "level:category" -> struct of ``WINDOW_COLUMNS`` of the customer x category table."""
+    entries = customer_category.filter(F.col("category").isNotNull()).select(
+        "customer_key",
+        F.struct(_category_key(F.col("level"), F.col("category")).alias("key"),
+                 F.struct(*C.WINDOW_COLUMNS).alias("value")).alias("_e"))
+    cc = (entries.groupBy("customer_key")
+          .agg(F.map_from_entries(F.collect_list("_e")).alias("_cc")))
+    return (_prefixed(customer, "c_", C.CUSTOMER_COLUMNS, ["customer_key"])
+            .join(cc, "customer_key", "left"))
+
+
 def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, articles: DataFrame,
                     customer_article: DataFrame, customer_category: DataFrame,
                     customer: DataFrame, article: DataFrame) -> DataFrame:
@@ -103,22 +120,22 @@ def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, arti
                                        [c for c in C.ARTICLE_COLUMNS if c != "first_sale"],
                                        ["article_id"])),
                  "article_id", "left")
-    df = df.join(_prefixed(customer, "c_", C.CUSTOMER_COLUMNS, ["customer_key"]),
-                 "customer_key", "left")
+    # Two shuffles of the candidates, whatever the number of tables: the (customer, article)
+    # tables join on the same keys (one exchange), then everything per customer comes in one
+    # row (customer_row) instead of one join per category level.
     df = df.join(_prefixed(customer_article, "ca_", C.WINDOW_COLUMNS,
                            ["customer_key", "article_id"]),
                  ["customer_key", "article_id"], "left")
-    for level, short in C.LEVELS.items():
-        one = (customer_category.filter(F.col("level") == F.lit(level))
-               .select("customer_key", F.col("category").alias(level),
-                       *[F.col(c).alias(f"cc_{short}_{c}") for c in C.WINDOW_COLUMNS]))
-        df = df.join(one, ["customer_key", level], "left")
     if pair_features is not None:
         pairs = pair_features.select("customer_key", "article_id", *PAIR_FEATURES)
         df = df.join(pairs, ["customer_key", "article_id"], "left")
     else:
         for c in PAIR_FEATURES:
             df = df.withColumn(c, F.lit(None))
+    df = df.join(customer_row(customer, customer_category), "customer_key", "left")
+    for level, short in C.LEVELS.items():
+        hit = F.col("_cc")[_category_key(F.lit(level), F.col(level))]
+        df = df.select("*", *[hit.getField(c).alias(f"cc_{short}_{c}") for c in C.WINDOW_COLUMNS])
 
     filled: dict[str, Column] = {}
     filled.update(_fill_window("ca_"))
