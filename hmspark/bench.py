@@ -116,7 +116,7 @@ def ensure_data(preset: str, data_root: Path, seed: int) -> tuple[Path, float | 
 
 
 def run_pipeline(preset: str, data: Path, work: Path, conf: str | None, master: str | None,
-                 overrides: list[str], interval: float) -> Run:
+                 overrides: list[str], interval: float, insights: bool = True) -> Run:
     """One pipeline backtest as a child process, with its steps and memory samples."""
     out = work / preset
     cmd = [str(SUBMIT)]
@@ -126,6 +126,8 @@ def run_pipeline(preset: str, data: Path, work: Path, conf: str | None, master: 
         cmd += ["--master", master]
     cmd += ["jobs/pipeline.py", "--input", str(data), "--warehouse", str(out / "warehouse"),
             "--output", str(out / "output"), "--as-of", "last-week"]
+    if not insights:
+        cmd.append("--skip-insights")
     for item in overrides:
         cmd += ["--set", item]
     out.mkdir(parents=True, exist_ok=True)
@@ -278,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--interval", type=float, default=0.5, help="memory sampling, seconds")
+    parser.add_argument("--skip-insights", default="",
+                        help="presets (comma-separated) whose run leaves out the insights step")
     parser.add_argument("--reuse", action="store_true",
                         help="take a preset's last successful run from WORK/PRESET/run.json "
                              "instead of running it again (to add presets to an earlier table)")
@@ -297,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         folder, synth_seconds[preset] = ensure_data(preset, data_root.resolve(), args.seed)
         print(f"[bench] {preset}: pipeline on {folder}", flush=True)
         run = run_pipeline(preset, folder, work.resolve(), args.conf, args.master, args.overrides,
-                           args.interval)
+                           args.interval, insights=preset not in args.skip_insights.split(","))
         run.transactions = count_lines(folder / "transactions_train.csv")
         save_run(run, synth_seconds[preset], saved)
         runs.append(run)
