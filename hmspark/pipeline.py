@@ -289,8 +289,9 @@ def train_model(spark: SparkSession, settings: Settings, warehouse: str, transac
     tables must exist); the newest cutoff is the validation week."""
     data = collect_training(spark, warehouse, transactions, train_cutoffs, settings)
     valid_cutoff = train_cutoffs[-1]
-    train = data[data["cutoff"] != valid_cutoff]
-    valid = data[data["cutoff"] == valid_cutoff]
+    is_valid = (data["cutoff"] == valid_cutoff).to_numpy()
+    train, valid = data[~is_valid], data[is_valid]
+    del data  # train and valid are copies: keep one set of rows on the driver
     if train.empty or train["label"].sum() == 0:
         raise ValueError(f"no positive training rows in cutoffs {train_cutoffs[:-1]}")
     model = fit_ranker(train, valid, FEATURE_COLUMNS, settings.train)

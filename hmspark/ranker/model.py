@@ -62,7 +62,12 @@ def lgb_params(cfg: TrainSettings) -> dict:
 
 
 def _matrix(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    return frame[features].to_numpy(dtype=np.float32, na_value=np.nan)
+    """The features as one C-ordered float32 matrix (what LightGBM takes without a copy), filled
+    column by column so that no intermediate frame of all the features is made."""
+    out = np.empty((len(frame), len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        out[:, j] = frame[name].to_numpy(dtype=np.float32, na_value=np.nan)
+    return out
 
 
 def fit_ranker(train: pd.DataFrame, valid: pd.DataFrame | None, features: list[str],
@@ -75,20 +80,27 @@ def fit_ranker(train: pd.DataFrame, valid: pd.DataFrame | None, features: list[s
     fit_args: dict = {}
     best_rounds = cfg.num_boost_round
     valid_map = None
+    x_train, y_train, g_train = _matrix(train, features), train["label"].to_numpy(), group_sizes(train)
     if valid is not None and not valid.empty and valid["label"].sum() > 0:
         valid = sort_groups(valid)
-        fit_args = dict(eval_X=(_matrix(valid, features),), eval_y=(valid["label"].to_numpy(),),
-                        eval_group=[group_sizes(valid)], eval_at=[12],
+        x_valid, y_valid, g_valid = _matrix(valid, features), valid["label"].to_numpy(), \
+            group_sizes(valid)
+        fit_args = dict(eval_X=(x_valid,), eval_y=(y_valid,), eval_group=[g_valid], eval_at=[12],
                         callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)])
-    model.fit(_matrix(train, features), train["label"].to_numpy(), group=group_sizes(train),
-              **fit_args)
+    model.fit(x_train, y_train, group=g_train, **fit_args)
     if fit_args:
         best_rounds = max(1, int(model.best_iteration_ or cfg.num_boost_round))
         valid_map = float(model.best_score_["valid_0"]["map@12"])
         if cfg.refit_on_all:
-            both = sort_groups(pd.concat([train, valid], ignore_index=True))
+            # Train then valid, each sorted: the groups stay contiguous (a group split between
+            # the two would be two queries).  Matrices, not frames, are concatenated.
+            del fit_args, model
+            x_both = np.concatenate([x_train, x_valid])
+            del x_train, x_valid
             model = lgb.LGBMRanker(**{**params, "n_estimators": best_rounds})
-            model.fit(_matrix(both, features), both["label"].to_numpy(), group=group_sizes(both))
+            model.fit(x_both, np.concatenate([y_train, y_valid]),
+                      group=np.concatenate([g_train, g_valid]))
+            del x_both
     booster = model.booster_
     gain = booster.feature_importance(importance_type="gain", iteration=None)
     importance = dict(sorted(zip(features, map(float, gain)), key=lambda kv: -kv[1]))
