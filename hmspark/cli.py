@@ -19,7 +19,8 @@ DEFAULT_CONF = os.environ.get("HMSPARK_CONF", "conf/local.toml")
 
 def job_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every job takes."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conf", default=None,
                         help=f"TOML conf file (default: $HMSPARK_CONF or {DEFAULT_CONF} if present)")
     parser.add_argument("--master", default=None,
@@ -55,8 +56,24 @@ def step(name: str) -> Iterator[dict]:
     log.info("%s: done %s", name, extra)
 
 
+def as_of_arg(value: str) -> str:
+    """argparse type of ``--as-of``: ``last-week`` or a date (yyyy-mm-dd), checked before Spark
+    starts."""
+    import argparse
+    import datetime as dt
+
+    if value == "last-week":
+        return value
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is neither a date (yyyy-mm-dd) nor 'last-week'") from None
+
+
 def run_job(main: Callable[[], int]) -> None:
     """Run a job's main; expected failures (bad input, bad config) exit 2 with one clear line."""
+    from hmspark.cutoff import CutoffError
     from hmspark.ingest import IngestError
     from hmspark.session import SessionError
     from hmspark.tables import TableNotFound
@@ -64,7 +81,7 @@ def run_job(main: Callable[[], int]) -> None:
     setup_logging()
     try:
         code = main()
-    except (ConfigError, IngestError, SessionError, TableNotFound) as exc:
+    except (ConfigError, CutoffError, IngestError, SessionError, TableNotFound) as exc:
         log.error("%s", exc)
         code = 2
     sys.exit(code)

@@ -17,6 +17,11 @@ TARGET_DAYS = 7
 YEAR_DAYS = 364  # 52 weeks: the same weekdays one year earlier
 
 
+class CutoffError(ValueError):
+    """A cutoff the data cannot serve: no transactions at all, or a backtest date after the last
+    transaction (jobs exit 2 with the message)."""
+
+
 def as_date(value: str | dt.date) -> dt.date:
     if isinstance(value, dt.date):
         return value
@@ -49,7 +54,8 @@ def last_date(transactions: DataFrame) -> dt.date:
     """The last transaction date (the prediction cutoff)."""
     value = transactions.agg(F.max("t_dat")).first()[0]
     if value is None:
-        raise ValueError("the transactions table is empty")
+        raise CutoffError("the transactions table is empty: nothing to predict from (did "
+                          "transactions_train.csv have data rows? see the ingest counts)")
     return value
 
 

@@ -357,4 +357,12 @@ def ingest(spark: SparkSession, input_dir: str, warehouse: str,
     report.files = counts
     for df in (articles, customers, transactions):
         df.unpersist()
+    tx = counts[S.TRANSACTIONS_FILE]
+    if tx.written == 0:
+        # Nothing downstream can run on no transactions; the quarantine table (written above)
+        # says why each row was refused.
+        raise IngestError(
+            f"{_join_path(input_dir, S.TRANSACTIONS_FILE)}: no usable rows ({tx.read:,} read, "
+            f"{tx.quarantined:,} quarantined"
+            + ("; reasons in the quarantine table)" if tx.quarantined else ": only a header)"))
     return report

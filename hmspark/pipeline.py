@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from hmspark.cli import step
 from hmspark.config import Settings
-from hmspark.cutoff import TARGET_DAYS, as_date, last_date, target_week
+from hmspark.cutoff import TARGET_DAYS, CutoffError, as_date, last_date, target_week
 from hmspark.features.assemble import FEATURE_COLUMNS, assemble
 from hmspark.features.build import build_features
 from hmspark.ingest import ingest
@@ -113,7 +113,12 @@ def resolve_cutoff(transactions: DataFrame, as_of: str | dt.date | None) -> tupl
         return last, False
     cutoff = last - dt.timedelta(days=TARGET_DAYS) if as_of == "last-week" else as_date(as_of)
     if cutoff > last:
-        log.warning("as-of %s is after the last transaction date %s", cutoff, last)
+        raise CutoffError(f"cutoff {cutoff} is after the last transaction date {last}: there is "
+                          f"nothing after it to backtest against (leave out --as-of / --cutoff to "
+                          f"forecast the 7 days after {last})")
+    if cutoff + dt.timedelta(days=TARGET_DAYS) > last:
+        log.warning("as-of %s: only %d of the 7 days after it are in the data (up to %s); the "
+                    "backtest scores against those", cutoff, (last - cutoff).days, last)
     return cutoff, True
 
 

@@ -7,7 +7,7 @@ OUTPUT/submission.csv.  With --as-of D it backtests: predicts the 7 days after D
 and prints (and writes OUTPUT/metrics.json) MAP@12 of the ranker next to the baselines.
 """
 
-from hmspark.cli import job_parser, run_job, settings_from_args
+from hmspark.cli import as_of_arg, job_parser, run_job, settings_from_args
 from hmspark.pipeline import metrics_table, run_pipeline
 from hmspark.session import build_session
 
@@ -18,7 +18,7 @@ def main() -> int:
     parser.add_argument("--warehouse", help="Delta warehouse folder (default: paths.warehouse)")
     parser.add_argument("--output", help="folder for submission.csv, metrics.json and the model "
                                          "(default: paths.output)")
-    parser.add_argument("--as-of", default=None, help="backtest: predict the week after this date "
+    parser.add_argument("--as-of", default=None, type=as_of_arg, help="backtest: predict the week after this date "
                              "('last-week': the last date in the data minus 7 days)")
     parser.add_argument("--skip-ingest", action="store_true",
                         help="use the warehouse tables as they are")

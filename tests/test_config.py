@@ -94,3 +94,15 @@ def test_submit_args_take_the_jobs_overrides(capsys):
     assert args[:2] == ["--master", "local[1]"]
     assert "spark.driver.memory=3g" in args and "spark.driver.memory=12g" not in args
     assert main(["submit-args", "--conf", conf, "--set", "nonsense"]) == 2
+
+
+def test_as_of_argument_is_checked_before_spark_starts():
+    import argparse
+
+    from hmspark.cli import as_of_arg
+
+    assert as_of_arg("last-week") == "last-week"
+    assert as_of_arg("2020-09-15") == "2020-09-15"
+    for bad in ("garbage", "2020-13-01", "15/09/2020"):
+        with pytest.raises(argparse.ArgumentTypeError, match="neither a date"):
+            as_of_arg(bad)

@@ -106,6 +106,21 @@ def test_empty_file_is_a_clear_error(spark, tmp_path, warehouse):
         ingest(spark, folder, warehouse)
 
 
+def test_transactions_without_a_usable_row_are_a_clear_error(spark, tmp_path, warehouse):
+    folder = write_input(tmp_path / "in")
+    Path(folder, "transactions_train.csv").write_text(TX_HEADER + "\n")
+    with pytest.raises(IngestError, match=r"transactions_train\.csv: no usable rows \(0 read, "
+                                          r"0 quarantined: only a header\)"):
+        ingest(spark, folder, warehouse)
+    # Every row refused: the error says so, and the quarantine table keeps them with reasons.
+    bad = [f"2020-09-20,{C1},108775015,-0.01,2", f"2020-09-20,{C1},999999999,0.01,2"]
+    Path(folder, "transactions_train.csv").write_text("\n".join([TX_HEADER, *bad]) + "\n")
+    with pytest.raises(IngestError, match=r"no usable rows \(2 read, 2 quarantined; reasons in "
+                                          r"the quarantine table\)"):
+        ingest(spark, folder, warehouse)
+    assert {line for (_, line) in quarantined(spark, warehouse)} == set(bad)
+
+
 BAD_TX = {
     f"2020-13-01,{C1},108775015,0.01,2": "t_dat '2020-13-01' is not a date (yyyy-MM-dd)",
     f"20/09/2020,{C1},108775015,0.01,2": "t_dat '20/09/2020' is not a date (yyyy-MM-dd)",

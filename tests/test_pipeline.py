@@ -102,3 +102,19 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     # ... and the training rows, features included, are exactly those of the unscoped build.
     assert len(scoped) == len(everyone) > 0 and scoped["label"].sum() > 0
     pd.testing.assert_frame_equal(scoped, everyone)
+
+
+def test_backtest_cutoff_after_the_data_is_a_clear_error(spark):
+    import datetime as dt
+
+    from hmspark.cutoff import CutoffError
+    from hmspark.pipeline import resolve_cutoff
+
+    tx = spark.createDataFrame([(dt.date(2020, 9, 1),), (dt.date(2020, 9, 22),)], "t_dat date")
+    assert resolve_cutoff(tx, None) == (dt.date(2020, 9, 22), False)
+    assert resolve_cutoff(tx, "last-week") == (dt.date(2020, 9, 15), True)
+    assert resolve_cutoff(tx, "2020-09-20") == (dt.date(2020, 9, 20), True)   # 2 days to score
+    with pytest.raises(CutoffError, match="after the last transaction date 2020-09-22"):
+        resolve_cutoff(tx, "2030-01-01")
+    with pytest.raises(CutoffError, match="transactions table is empty"):
+        resolve_cutoff(spark.createDataFrame([], "t_dat date"), "last-week")
