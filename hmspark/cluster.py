@@ -262,15 +262,20 @@ def start(folder: str | Path = "build/cluster", workers: int = 2, cores: int = 1
     return cluster
 
 
+def _tree(proc: psutil.Process) -> list[psutil.Process]:
+    """A process and every process below it (only itself when its children cannot be read)."""
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return [proc]
+
+
 def _kill_tree(daemon: Daemon, sig: int) -> list[int]:
     """Signal a daemon's process group and every process below it; returns the pids signalled."""
     proc = process_of(daemon)
     if proc is None:
         return []
-    try:
-        tree = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        tree = [proc]
+    tree = _tree(proc)
     signalled = []
     try:
         os.killpg(os.getpgid(proc.pid), sig)    # the daemon's session: it and its executors
@@ -290,10 +295,7 @@ def kill_daemon(daemon: Daemon, timeout: float = 15.0) -> list[int]:
     proc = process_of(daemon)
     if proc is None:
         return []
-    try:
-        tree = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        tree = [proc]
+    tree = _tree(proc)
     pids = _kill_tree(daemon, signal.SIGKILL)
     psutil.wait_procs(tree, timeout=timeout)
     return pids

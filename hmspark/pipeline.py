@@ -33,7 +33,7 @@ from hmspark.ranker.baselines import baseline_rankings
 from hmspark.ranker.dataset import label_candidates, sample_training_rows
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
-from hmspark.recall.build import build_candidates, evaluate
+from hmspark.recall.build import build_candidates, evaluate, read_cutoff, write_cutoff
 from hmspark.recall.report import format_report
 from hmspark.submission import submission_frame, write_submission
 from hmspark.tables import read_table, table_version, write_table
@@ -154,12 +154,9 @@ def record_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date, scope: s
                   customers: int) -> None:
     """One row of table ``cutoffs``: which customers the cutoff's candidate and feature tables hold
     (``scope`` "all" or "target_buyers", and how many customers got candidates)."""
-    row = spark.createDataFrame(
-        [(cutoff, scope, int(customers))],
-        "cutoff date, scope string, customers long").withColumn("written_at",
-                                                                 F.current_timestamp())
-    write_table(row, warehouse, CUTOFFS_TABLE, partition_by=["cutoff"],
-                replace_where=f"cutoff = DATE'{cutoff.isoformat()}'")
+    row = spark.createDataFrame([(scope, int(customers))], "scope string, customers long") \
+        .withColumn("written_at", F.current_timestamp())
+    write_cutoff(row, warehouse, CUTOFFS_TABLE, cutoff)
 
 
 def cutoff_scope(spark: SparkSession, warehouse: str, cutoff: dt.date) -> str | None:
@@ -168,8 +165,7 @@ def cutoff_scope(spark: SparkSession, warehouse: str, cutoff: dt.date) -> str | 
 
     if not table_exists(spark, warehouse, CUTOFFS_TABLE):
         return None
-    rows = (read_table(spark, warehouse, CUTOFFS_TABLE).filter(F.col("cutoff") == F.lit(cutoff))
-            .select("scope").collect())
+    rows = read_cutoff(spark, warehouse, CUTOFFS_TABLE, cutoff).select("scope").collect()
     return rows[0]["scope"] if rows else None
 
 
@@ -199,20 +195,27 @@ def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
     """Write the candidate and feature tables of one cutoff, for every customer or only those of
     ``scope`` (see :func:`training_scope`); returns one step record each."""
     records = []
-    label = f"candidates {cutoff}"
-    with step(label) as info:
-        counts = build_candidates(spark, warehouse, cutoff, settings.recall, scope=scope)
-        info["rows"] = counts.get("candidates", 0)
-        info["customers"] = counts.get("customers", 0)
+    if scope is not None:
+        # The sources and three feature tables each filter by it: compute it once.
+        scope = scope.select("customer_key").distinct().persist()
+    try:
+        label = f"candidates {cutoff}"
+        with step(label) as info:
+            counts = build_candidates(spark, warehouse, cutoff, settings.recall, scope=scope)
+            info["rows"] = counts.get("candidates", 0)
+            info["customers"] = counts.get("customers", 0)
+            if scope is not None:
+                info["scope"] = SCOPE_BUYERS
+        records.append({"step": label, **info})
+        with step(f"features {cutoff}") as info:
+            info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features,
+                                              scope=scope).values())
+        records.append({"step": f"features {cutoff}", **info})
+        record_cutoff(spark, warehouse, cutoff, SCOPE_ALL if scope is None else SCOPE_BUYERS,
+                      counts.get("customers", 0))
+    finally:
         if scope is not None:
-            info["scope"] = SCOPE_BUYERS
-    records.append({"step": label, **info})
-    with step(f"features {cutoff}") as info:
-        info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features,
-                                          scope=scope).values())
-    records.append({"step": f"features {cutoff}", **info})
-    record_cutoff(spark, warehouse, cutoff, SCOPE_ALL if scope is None else SCOPE_BUYERS,
-                  counts.get("customers", 0))
+            scope.unpersist()
     return records
 
 
