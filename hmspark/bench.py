@@ -40,7 +40,7 @@ STEP_LINE = re.compile(r"^\d\d:\d\d:\d\d \S+ INFO (?P<name>.+?): (?P<what>starte
 ROWS = re.compile(r"\brows=(?P<rows>[\d,]+)")
 # Top-level steps of the pipeline job; a dated name ("features 2020-09-15") is grouped by its
 # first word in the growth table.
-WEEKLY_KINDS = ("candidates", "features", "train", "score")
+WEEKLY_KINDS = ("article", "candidates", "features", "train", "score")
 TOP_STEPS = re.compile(r"^(ingest|candidates \S+|features \S+|train|score|evaluate|insights)$")
 
 

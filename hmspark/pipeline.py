@@ -27,10 +27,11 @@ from hmspark.config import Settings
 from hmspark.cutoff import TARGET_DAYS, CutoffError, as_date, last_date, target_week
 from hmspark.features.assemble import FEATURE_COLUMNS, assemble
 from hmspark.features.build import build_features
+from hmspark.features.compute import ArticleHistory, article_history
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
 from hmspark.ranker.baselines import baseline_rankings
-from hmspark.ranker.dataset import label_candidates, sample_training_rows
+from hmspark.ranker.dataset import label_candidates, positive_groups, sample_training_rows
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
 from hmspark.recall.build import build_candidates, evaluate, read_cutoff, write_cutoff
@@ -77,8 +78,9 @@ def usable_cutoffs(transactions: DataFrame, cutoffs: list[dt.date]) -> list[dt.d
 
 
 def labelled_frame(spark: SparkSession, warehouse: str, transactions: DataFrame,
-                   cutoff: dt.date) -> DataFrame:
-    return label_candidates(assemble(spark, warehouse, cutoff), transactions, cutoff)
+                   cutoff: dt.date, customers: DataFrame | None = None) -> DataFrame:
+    return label_candidates(assemble(spark, warehouse, cutoff, customers=customers),
+                            transactions, cutoff)
 
 
 def collect_training(spark: SparkSession, warehouse: str, transactions: DataFrame,
@@ -88,9 +90,13 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
     for c in cutoffs:
         keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(c))
                 .select("cutoff", "customer_key", "article_id"))
-        sampled = sample_training_rows(labelled_frame(spark, warehouse, transactions, c),
-                                       settings.train,
-                                       labels=label_candidates(keys, transactions, c))
+        labels = label_candidates(keys, transactions, c).persist()
+        # Features only for the query groups with a positive (the others are dropped anyway):
+        # at full scale ~15K of a training week's ~80K buyers.
+        with_pos = positive_groups(labels).select("customer_key")
+        sampled = sample_training_rows(
+            labelled_frame(spark, warehouse, transactions, c, customers=with_pos),
+            settings.train, labels=labels)
         # float32, as LightGBM bins them anyway (ranker.model._matrix): half the driver memory.
         pdf = sampled.select("cutoff", "customer_key", "article_id", "label",
                              *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]
@@ -98,6 +104,7 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
         log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),
                  int(pdf["label"].sum()) if len(pdf) else 0,
                  pdf["customer_key"].nunique() if len(pdf) else 0)
+        labels.unpersist()
         frames.append(pdf)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -191,9 +198,11 @@ def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date,
 
 
 def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
-                   cutoff: dt.date, scope: DataFrame | None = None) -> list[dict]:
+                   cutoff: dt.date, scope: DataFrame | None = None,
+                   article_history: ArticleHistory | None = None) -> list[dict]:
     """Write the candidate and feature tables of one cutoff, for every customer or only those of
-    ``scope`` (see :func:`training_scope`); returns one step record each."""
+    ``scope`` (see :func:`training_scope`); returns one step record each.  ``article_history``:
+    the run's per-article daily aggregates (see :func:`build_features`)."""
     records = []
     if scope is not None:
         # The sources and three feature tables each filter by it: compute it once.
@@ -209,7 +218,8 @@ def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
         records.append({"step": label, **info})
         with step(f"features {cutoff}") as info:
             info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features,
-                                              scope=scope).values())
+                                              scope=scope,
+                                              article_history=article_history).values())
         records.append({"step": f"features {cutoff}", **info})
         record_cutoff(spark, warehouse, cutoff, SCOPE_ALL if scope is None else SCOPE_BUYERS,
                       counts.get("customers", 0))
@@ -245,10 +255,22 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
     train_cutoffs = plan_training(transactions, cutoff, settings)
     mode = "ranker" if train_cutoffs else "heuristic"
 
-    for c in train_cutoffs:
-        steps += prepare_cutoff(spark, settings, warehouse, c,
-                                scope=training_scope(transactions, c, settings))
-    steps += prepare_cutoff(spark, settings, warehouse, cutoff)
+    with step("article history") as info:
+        # Per-article daily sales and buyers up to the prediction cutoff, computed once: each
+        # cutoff's article table is then a sum over the days before it (no leakage: see
+        # hmspark.features.compute.ArticleHistory).
+        history = article_history(transactions, read_table(spark, warehouse, "customers"),
+                                  cutoff).persist()
+        info["rows"] = history.sales.count() + history.buyers.count()
+    steps.append({"step": "article history", **info})
+    try:
+        for c in train_cutoffs:
+            steps += prepare_cutoff(spark, settings, warehouse, c,
+                                    scope=training_scope(transactions, c, settings),
+                                    article_history=history)
+        steps += prepare_cutoff(spark, settings, warehouse, cutoff, article_history=history)
+    finally:
+        history.unpersist()
 
     model = None
     if mode == "ranker":

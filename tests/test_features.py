@@ -287,6 +287,26 @@ def test_table_matches_independent_computation(spark, built, name, cutoff):
     assert_same(actual, expected, TABLE_KEYS[name])
 
 
+def test_article_table_from_a_later_article_history_has_no_leak(spark, built):
+    """The pipeline computes the per-article daily aggregates once, up to the prediction cutoff,
+    and derives every training cutoff's article table from them: CUTOFF2's table from aggregates
+    up to CUTOFF (a week of later sales and first purchases in them) equals the reference of
+    CUTOFF2.  Aggregates that end before the cutoff are refused."""
+    from hmspark.features import compute as C
+
+    wh, _ = built
+    tx = read_table(spark, wh, "transactions")
+    later = C.article_history(tx, read_table(spark, wh, "customers"), CUTOFF)
+    assert later.sales.filter(F.col("t_dat") > F.lit(CUTOFF2)).count() > 0
+    assert later.buyers.filter(F.col("first_dat") > F.lit(CUTOFF2)).count() > 0
+    actual = (C.article_features(later, read_table(spark, wh, "articles"), None, CUTOFF2)
+              .drop("cutoff").toPandas())
+    assert_same(actual, expected_article(TX_ROWS, CUTOFF2), TABLE_KEYS[B.ARTICLE])
+    earlier = C.article_history(tx, read_table(spark, wh, "customers"), CUTOFF2)
+    with pytest.raises(ValueError, match="before the cutoff"):
+        C.article_features(earlier, read_table(spark, wh, "articles"), None, CUTOFF)
+
+
 def test_data_covers_the_edge_cases(built):
     """The test data has what the comparisons are meant to exercise (guards against a data
     change silently removing a case)."""

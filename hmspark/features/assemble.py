@@ -152,21 +152,34 @@ def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, arti
     return df.select(*out)
 
 
-def assemble(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.date) -> DataFrame:
+def assemble(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.date,
+             customers: DataFrame | None = None) -> DataFrame:
     """One row per candidate of ``cutoff`` (table ``candidates``) with ``KEY_COLUMNS`` and
     ``FEATURE_COLUMNS``; needs the feature tables of that cutoff (``build_features``).  The table
-    ``candidate_pair_features`` is optional (its features are then 0)."""
+    ``candidate_pair_features`` is optional (its features are then 0).
+
+    ``customers`` (a frame with ``customer_key``, small: it is broadcast): only their candidates,
+    e.g. the query groups of a training week that have a positive; every table is cut to them
+    before the joins.  Their rows are the same as in the whole frame.
+    """
     cutoff = as_date(cutoff)
     on_cutoff = F.col("cutoff") == F.lit(cutoff)
-    candidates = read_table(spark, warehouse, "candidates").filter(on_cutoff)
+
+    def only(df: DataFrame) -> DataFrame:
+        if customers is None:
+            return df
+        return df.join(F.broadcast(customers.select("customer_key").distinct()), "customer_key",
+                       "left_semi")
+
+    candidates = only(read_table(spark, warehouse, "candidates").filter(on_cutoff))
     try:
-        pairs = read_table(spark, warehouse, "candidate_pair_features").filter(on_cutoff)
+        pairs = only(read_table(spark, warehouse, "candidate_pair_features").filter(on_cutoff))
     except TableNotFound:
         log.warning("no candidate_pair_features table: pair_count features are 0")
         pairs = None
     return assemble_frames(
         candidates, pairs, read_table(spark, warehouse, "articles"),
-        B.read_features(spark, warehouse, B.CUSTOMER_ARTICLE, cutoff),
-        B.read_features(spark, warehouse, B.CUSTOMER_CATEGORY, cutoff),
-        B.read_features(spark, warehouse, B.CUSTOMER, cutoff),
+        only(B.read_features(spark, warehouse, B.CUSTOMER_ARTICLE, cutoff)),
+        only(B.read_features(spark, warehouse, B.CUSTOMER_CATEGORY, cutoff)),
+        only(B.read_features(spark, warehouse, B.CUSTOMER, cutoff)),
         B.read_features(spark, warehouse, B.ARTICLE, cutoff))

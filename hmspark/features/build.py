@@ -69,17 +69,21 @@ def _write(spark: SparkSession, df: DataFrame, warehouse: str | Path, name: str,
 
 def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.date | None = None,
                    cfg: FeatureSettings | None = None,
-                   scope: DataFrame | None = None) -> dict[str, int]:
+                   scope: DataFrame | None = None,
+                   article_history: C.ArticleHistory | None = None) -> dict[str, int]:
     """Compute and write the feature tables as of ``cutoff`` (default: the last transaction date).
 
     Reads ``transactions``, ``articles`` and ``customers``; returns {table name: rows written}.
-    Order: customer x article first; the customer x category table and the buyers of the article
-    table are derived from it, and the customer table takes the first sale dates from the article
-    table.  The history and these two intermediate tables are kept in memory meanwhile.
+    Order: customer x article first and the customer x category table derived from it; the
+    customer table takes the first sale dates from the article table.  The history and these two intermediate tables are kept in memory meanwhile.
 
     ``scope`` (a frame with ``customer_key``): the customer x article, customer x category and
     customer tables hold only these customers (e.g. the buyers of a training week); their rows are
     the same as in an unscoped run.  The article table always reads every customer's history.
+
+    ``article_history``: the per-article daily aggregates (:func:`hmspark.features.compute.
+    article_history`) up to this cutoff or later, when a run computes them once for several
+    cutoffs; by default they are computed from this cutoff's history.
     """
     cfg = cfg or FeatureSettings()
     transactions = read_table(spark, warehouse, "transactions")
@@ -107,10 +111,8 @@ def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.
         _write(spark, ca, warehouse, CUSTOMER_ARTICLE, cutoff, counts)
         _write(spark, C.customer_category_features(ca, articles),
                warehouse, CUSTOMER_CATEGORY, cutoff, counts)
-        # The buyers of each article (for their ages): the customer x article table when it holds
-        # everyone, else from the whole history.
-        buyers = ca.select("customer_key", "article_id") if scope is None else None
-        art = C.article_features(hist, articles, customers, cutoff, buyers=buyers).persist(keep)
+        art = C.article_features(article_history if article_history is not None else hist,
+                                 articles, customers, cutoff).persist(keep)
         cached.append(art)
         _write(spark, art, warehouse, ARTICLE, cutoff, counts, files=1)
         first_sale = art.filter(F.col("first_sale").isNotNull()).select("article_id", "first_sale")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -169,8 +170,53 @@ ARTICLE_COLUMNS = ("units_1w", "units_prev_week", "units_4w", "units_all", "tren
                    "price_first", "price_last", "price_last_first_ratio")
 
 
-def article_features(transactions: DataFrame, articles: DataFrame, customers: DataFrame,
-                     cutoff: str | dt.date, buyers: DataFrame | None = None) -> DataFrame:
+@dataclass(frozen=True)
+class ArticleHistory:
+    """Per-article daily aggregates of the transactions up to ``until``, from which the article
+    table of any cutoff on or before ``until`` is computed without reading the transactions again
+    (the pipeline builds them once per run for its five cutoffs).
+
+    ``sales``   grain (article_id, t_dat): units (rows) and price_sum of that day
+    ``buyers``  grain (article_id, first_dat): the buyers with a known age whose first purchase of
+                the article was on first_dat: buyers, age_sum, age_sq_sum.  A customer bought the
+                article on or before a cutoff exactly when their first purchase is, so summing the
+                rows with first_dat <= cutoff gives that cutoff's distinct buyers.
+    """
+
+    until: dt.date
+    sales: DataFrame
+    buyers: DataFrame
+
+    def persist(self) -> "ArticleHistory":
+        from pyspark import StorageLevel
+
+        keep = StorageLevel.MEMORY_AND_DISK
+        return ArticleHistory(self.until, self.sales.persist(keep), self.buyers.persist(keep))
+
+    def unpersist(self) -> None:
+        self.sales.unpersist()
+        self.buyers.unpersist()
+
+
+def article_history(transactions: DataFrame, customers: DataFrame,
+                    until: str | dt.date) -> ArticleHistory:
+    """:class:`ArticleHistory` of the transactions with ``t_dat <= until``."""
+    until = as_date(until)
+    hist = transactions.filter(F.col("t_dat") <= F.lit(until))
+    sales = (hist.groupBy("article_id", "t_dat")
+             .agg(F.count(F.lit(1)).cast("int").alias("units"), F.sum("price").alias("price_sum")))
+    ages = (customers.select("customer_key", F.col("age").cast("double").alias("age"))
+            .filter(F.col("age").isNotNull()))
+    first = (hist.groupBy("customer_key", "article_id").agg(F.min("t_dat").alias("first_dat"))
+             .join(ages, "customer_key"))
+    buyers = (first.groupBy("article_id", "first_dat")
+              .agg(F.count(F.lit(1)).cast("long").alias("buyers"), F.sum("age").alias("age_sum"),
+                   F.sum(F.col("age") * F.col("age")).alias("age_sq_sum")))
+    return ArticleHistory(until, sales, buyers)
+
+
+def article_features(history_or_transactions: "ArticleHistory | DataFrame", articles: DataFrame,
+                     customers: DataFrame | None, cutoff: str | dt.date) -> DataFrame:
     """``features_article``: grain (cutoff, article_id), as of ``cutoff``.
 
     Every article of the articles table gets a row.  Without sales before the cutoff: the unit
@@ -187,32 +233,45 @@ def article_features(transactions: DataFrame, articles: DataFrame, customers: Da
     - price_first / price_last: mean price of the units of the first / the last day it sold;
       price_last_first_ratio = price_last / price_first (null when price_first is 0)
 
-    ``buyers`` (distinct customer_key, article_id bought on or before the cutoff) may be passed when
-    already computed, e.g. the customer x article table of the same cutoff.
+    The first argument is either the transactions (with ``customers`` for the ages) or an
+    :class:`ArticleHistory` with ``until >= cutoff`` (``customers`` is then not read); both give
+    the same table.
     """
-    hist = history(transactions, cutoff)
+    cutoff = as_date(cutoff)
+    if isinstance(history_or_transactions, ArticleHistory):
+        ah = history_or_transactions
+        if ah.until < cutoff:
+            raise ValueError(f"the article history ends on {ah.until}, before the cutoff {cutoff}")
+    else:
+        if customers is None:
+            raise ValueError("article_features from transactions needs the customers (ages)")
+        ah = article_history(history_or_transactions, customers, cutoff)
+    cut = F.lit(cutoff).cast("date")
+    daily = (ah.sales.filter(F.col("t_dat") <= cut)
+             .withColumn("days_before", F.datediff(cut, F.col("t_dat"))))
     db = _days_before()
-    daily = (hist.groupBy("article_id", "t_dat", "days_before")
-             .agg(F.count(F.lit(1)).alias("n"), F.sum("price").alias("price_sum")))
+    n = F.col("units")
     sold = (daily.groupBy("article_id")
-            .agg(F.sum(F.when(db < WEEK_DAYS, F.col("n")).otherwise(0)).cast("int").alias("units_1w"),
-                 F.sum(F.when((db >= WEEK_DAYS) & (db < 2 * WEEK_DAYS), F.col("n")).otherwise(0))
+            .agg(F.sum(F.when(db < WEEK_DAYS, n).otherwise(0)).cast("int").alias("units_1w"),
+                 F.sum(F.when((db >= WEEK_DAYS) & (db < 2 * WEEK_DAYS), n).otherwise(0))
                  .cast("int").alias("units_prev_week"),
-                 F.sum(F.when(db < 4 * WEEK_DAYS, F.col("n")).otherwise(0)).cast("int").alias("units_4w"),
-                 F.sum("n").cast("int").alias("units_all"),
+                 F.sum(F.when(db < 4 * WEEK_DAYS, n).otherwise(0)).cast("int").alias("units_4w"),
+                 F.sum(n).cast("int").alias("units_all"),
                  F.min("t_dat").alias("first_sale"),
-                 (F.sum("price_sum") / F.sum("n")).alias("price_mean"),
+                 (F.sum("price_sum") / F.sum(n)).alias("price_mean"),
                  # One row per (article, day) here, so min_by / max_by over t_dat are unique.
-                 F.min_by(F.col("price_sum") / F.col("n"), F.col("t_dat")).alias("price_first"),
-                 F.max_by(F.col("price_sum") / F.col("n"), F.col("t_dat")).alias("price_last")))
-    if buyers is None:
-        buyers = hist.select("customer_key", "article_id").distinct()
-    ages = (buyers.select("customer_key", "article_id")
-            .join(customers.select("customer_key", F.col("age").cast("double").alias("age"))
-                  .filter(F.col("age").isNotNull()), "customer_key")
+                 F.min_by(F.col("price_sum") / n, F.col("t_dat")).alias("price_first"),
+                 F.max_by(F.col("price_sum") / n, F.col("t_dat")).alias("price_last")))
+    k, s1, s2 = F.col("_k"), F.col("_s1"), F.col("_s2")
+    ages = (ah.buyers.filter(F.col("first_dat") <= cut)
             .groupBy("article_id")
-            .agg(F.avg("age").alias("buyer_age_mean"), F.stddev_samp("age").alias("buyer_age_std")))
-    cut = F.lit(as_date(cutoff)).cast("date")
+            .agg(F.sum("buyers").alias("_k"), F.sum("age_sum").alias("_s1"),
+                 F.sum("age_sq_sum").alias("_s2"))
+            .select("article_id", (s1 / k).alias("buyer_age_mean"),
+                    # Sample variance from the sums (ages are small whole numbers: exact enough),
+                    # clamped at 0 against rounding; null under two buyers as stddev_samp.
+                    F.when(k >= 2, F.sqrt(F.greatest(F.lit(0.0), (s2 - s1 * s1 / k) / (k - 1))))
+                    .alias("buyer_age_std")))
     return (articles.select("article_id")
             .join(sold, "article_id", "left")
             .join(ages, "article_id", "left")

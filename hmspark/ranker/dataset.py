@@ -43,6 +43,12 @@ def label_candidates(candidates: DataFrame, transactions: DataFrame, cutoff: str
             .fillna(0, subset=["label"]))
 
 
+def positive_groups(labels: DataFrame) -> DataFrame:
+    """(cutoff, customer_key) of the query groups with at least one positive ``label``."""
+    return (labels.groupBy(*GROUP_KEYS).agg(F.max("label").alias("_has_pos"))
+            .filter(F.col("_has_pos") > 0).drop("_has_pos"))
+
+
 def sample_training_rows(labelled: DataFrame, cfg: TrainSettings,
                          labels: DataFrame | None = None) -> DataFrame:
     """Keep groups with a positive, all positives and a hashed sample of the negatives per cutoff.
@@ -52,8 +58,7 @@ def sample_training_rows(labelled: DataFrame, cfg: TrainSettings,
     are then counted on it, so that ``labelled`` itself is computed once, not three times.
     """
     labels = labelled if labels is None else labels
-    with_pos = (labels.groupBy(*GROUP_KEYS).agg(F.max("label").alias("_has_pos"))
-                .filter(F.col("_has_pos") > 0).drop("_has_pos"))
+    with_pos = positive_groups(labels)
     kept = labelled.join(with_pos, GROUP_KEYS, "left_semi")
     negatives = (labels.join(with_pos, GROUP_KEYS, "left_semi").filter(F.col("label") == 0)
                  .groupBy("cutoff").agg(F.count(F.lit(1)).alias("_neg")))

@@ -82,14 +82,24 @@ def written_rows(spark: SparkSession, warehouse: str, name: str) -> int:
 
 def all_sources(transactions: DataFrame, articles: DataFrame, customers: DataFrame,
                 cutoff: str | dt.date, cfg: RecallSettings,
-                pairs: DataFrame | None = None) -> list[DataFrame]:
-    """Every source's rows as of the cutoff, in the configured priority order."""
+                pairs: DataFrame | None = None,
+                customer_history: DataFrame | None = None) -> list[DataFrame]:
+    """Every source's rows as of the cutoff, in the configured priority order.
+
+    ``customer_history``: the transactions of the customers of ``customers`` only (by default
+    ``transactions``), read by the per-customer parts (repurchase, the customer's recent items and
+    top categories); the global statistics (pairs, bestsellers) always read ``transactions``.
+    """
+    own = transactions if customer_history is None else customer_history
+    if pairs is None:
+        pairs = pair_counts(transactions, cutoff, cfg)
     by_name = {
-        "pair": lambda: pair_source(transactions, cutoff, cfg, pairs),
-        "repurchase": lambda: repurchase_source(transactions, cutoff, cfg),
+        "pair": lambda: pair_source(own, cutoff, cfg, pairs),
+        "repurchase": lambda: repurchase_source(own, cutoff, cfg),
         "popular": lambda: popular_source(transactions, customers, cutoff, cfg),
         "last_year": lambda: last_year_source(transactions, customers, cutoff, cfg),
-        "category": lambda: category_source(transactions, articles, cutoff, cfg),
+        "category": lambda: category_source(transactions, articles, cutoff, cfg,
+                                            customer_history=own),
     }
     assert set(by_name) == set(SOURCES)
     return [by_name[name]() for name in source_order(cfg)]
@@ -104,9 +114,9 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
     any.  Returns counts: rows per table, per source, customers with candidates.
 
     ``scope`` (a frame with ``customer_key``): only these customers get candidates, e.g. the buyers
-    of a training week (the others' groups would have no positive).  The sources still read every
-    customer's history (pairs and bestsellers are global), so a scoped customer's candidates are
-    exactly the ones an unscoped run gives them.
+    of a training week (the others' groups would have no positive).  The global statistics (pairs,
+    bestsellers) still read every customer's history and the per-customer parts only the scope's,
+    so a scoped customer's candidates are exactly the ones an unscoped run gives them.
     """
     cfg = _recall_cfg(cfg)
     cutoff = as_date(cutoff)
@@ -115,9 +125,11 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
     transactions = read_table(spark, warehouse, "transactions")
     articles = read_table(spark, warehouse, "articles").select("article_id", "product_type_no")
     customers = read_table(spark, warehouse, "customers").select("customer_key")
+    keys = None
     if scope is not None:
-        customers = customers.join(scope.select("customer_key").distinct(), "customer_key",
-                                   "left_semi")
+        # One int per customer (75-81K buyers of a training week at full scale): broadcast.
+        keys = F.broadcast(scope.select("customer_key").distinct())
+        customers = customers.join(keys, "customer_key", "left_semi")
 
     with step(f"history as of {cutoff}") as info:
         # The only slice of transactions any source reads (t_dat <= cutoff, within the longest
@@ -126,6 +138,8 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
                 .select("t_dat", "customer_key", "article_id")
                 .persist(StorageLevel.MEMORY_AND_DISK))
         info["rows"] = counts["history_rows"] = hist.count()
+    # The per-customer parts of the sources read only the scope's own history.
+    own = hist if keys is None else hist.join(keys, "customer_key", "left_semi")
     pairs = None
     try:
         with step("pair counts") as info:
@@ -133,8 +147,8 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
             info["rows"] = counts["pairs"] = pairs.count()
 
         with step(SOURCES_TABLE) as info:
-            union = union_sources(all_sources(hist, articles, customers, cutoff, cfg, pairs),
-                                  customers)
+            union = union_sources(all_sources(hist, articles, customers, cutoff, cfg, pairs,
+                                              customer_history=own), customers)
             write_cutoff(union, warehouse, SOURCES_TABLE, cutoff)
             # One job: rows and customers per source, and in total (the rollup's null row).
             written = read_cutoff(spark, warehouse, SOURCES_TABLE, cutoff)
@@ -155,9 +169,9 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
                                                                    CANDIDATES_TABLE)
 
         with step(PAIR_FEATURES_TABLE) as info:
-            keys = read_cutoff(spark, warehouse, CANDIDATES_TABLE, cutoff) \
+            cand_keys = read_cutoff(spark, warehouse, CANDIDATES_TABLE, cutoff) \
                 .select("customer_key", "article_id")
-            write_cutoff(pair_features(keys, hist, cutoff, cfg, pairs), warehouse,
+            write_cutoff(pair_features(cand_keys, own, cutoff, cfg, pairs), warehouse,
                          PAIR_FEATURES_TABLE, cutoff)
             info["rows"] = counts[PAIR_FEATURES_TABLE] = written_rows(spark, warehouse,
                                                                       PAIR_FEATURES_TABLE)

@@ -19,8 +19,8 @@ customer's basket is capped, so one customer contributes at most cap * (cap - 1)
 much they bought; bestsellers are not join keys there, only aggregation keys, which Spark
 pre-aggregates per partition before the shuffle.  Articles bought by fewer than pair_min_buyers
 customers are dropped before the join (they cannot reach the threshold).  Joins on article keys
-(partners of recent items) broadcast the small top-pairs table; the composite-key join of the pair
-features relies on AQE's skew-join splitting (on by default in Spark 4).  See docs/recall.md.
+(partners of recent items) broadcast the small pair tables, so the pair features cost recent items
+x partners rows, not candidates x recent items.  See docs/recall.md.
 """
 
 from __future__ import annotations
@@ -136,14 +136,11 @@ def pair_features(candidates: DataFrame, transactions: DataFrame, cutoff: str | 
     """
     pairs = pairs if pairs is not None else pair_counts(transactions, cutoff, cfg)
     keys = candidates.select("customer_key", "article_id")
-    linked = pairs.select(F.col("article_a").alias("item"), "article_b", "pair_count")
-    # Only recent items that have at least one pair can contribute.
-    items = recent_items(transactions, cutoff, cfg).join(
-        F.broadcast(linked.select("item").distinct()), "item", "left_semi")
-    # Per customer at most max_candidates x pair_basket_cap rows; then one equi-join on
-    # (item, article) against the pair table (AQE splits skewed partitions of the larger side).
-    links = (keys.join(items, "customer_key")
-             .join(linked.withColumnRenamed("article_b", "article_id"), ["item", "article_id"])
+    # Each recent item meets its partners through the (small, broadcast) pair table: rows = recent
+    # items x their partners, whatever the number of candidates; then one left join on the keys.
+    linked = F.broadcast(pairs.select(F.col("article_a").alias("item"),
+                                      F.col("article_b").alias("article_id"), "pair_count"))
+    links = (recent_items(transactions, cutoff, cfg).join(linked, "item")
              .groupBy("customer_key", "article_id")
              .agg(F.max("pair_count").alias("pair_count_max"),
                   F.sum("pair_count").alias("pair_count_sum")))

@@ -119,15 +119,19 @@ def category_bestsellers(transactions: DataFrame, articles: DataFrame, cutoff: s
 
 
 def category_source(transactions: DataFrame, articles: DataFrame, cutoff: str | dt.date,
-                    cfg: RecallSettings) -> DataFrame:
+                    cfg: RecallSettings, customer_history: DataFrame | None = None) -> DataFrame:
     """Source ``category``: last week's bestsellers within each of the customer's top product types.
 
     Grain: one row per (customer_key, article_id).  score = the article's units in the last
     ``popular_window_days``; rank by the customer's category rank, then the article's rank within
     the category.  A customer whose top types sold nothing last week gets fewer (or no) rows.
+
+    ``customer_history``: the transactions of only the customers who need candidates (by default
+    ``transactions``); the bestsellers always come from ``transactions``, everyone's.
     """
+    own = transactions if customer_history is None else customer_history
     best = F.broadcast(category_bestsellers(transactions, articles, cutoff, cfg))
-    rows = customer_categories(transactions, articles, cutoff, cfg).select(
+    rows = customer_categories(own, articles, cutoff, cfg).select(
         "customer_key", "product_type_no", "category_rank").join(best, "product_type_no")
     order = Window.partitionBy("customer_key").orderBy(
         F.col("category_rank").asc(), F.col("item_rank").asc())

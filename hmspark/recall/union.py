@@ -79,7 +79,10 @@ def dedupe_candidates(candidate_sources: DataFrame, cfg: RecallSettings) -> Data
         aggs.append(F.max(F.when(F.col("source") == F.lit(source), F.col(column)))
                     .cast("int").alias(name))
     aggs.append(F.min(slot(cfg)).alias("_slot"))
-    merged = candidate_sources.groupBy("customer_key", "article_id").agg(*aggs)
+    # Shuffled once, by customer: that partitioning serves the group-by on (customer, article)
+    # and the per-customer window after it (grouping by both keys would shuffle twice).
+    merged = (candidate_sources.repartition("customer_key")
+              .groupBy("customer_key", "article_id").agg(*aggs))
     flags = [F.when((F.col("_mask").bitwiseAND(F.lit(1 << i))) != 0, F.lit(name))
              for i, name in enumerate(names)]
     merged = merged.withColumn("sources", F.filter(F.array(*flags), lambda x: x.isNotNull()))
