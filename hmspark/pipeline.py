@@ -31,7 +31,8 @@ from hmspark.features.compute import ArticleHistory, article_history
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
 from hmspark.ranker.baselines import baseline_rankings
-from hmspark.ranker.dataset import label_candidates, positive_groups, sample_training_rows
+from hmspark.ranker.dataset import (label_candidates, positive_groups, sample_training_rows,
+                                    sort_groups)
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
 from hmspark.recall.build import build_candidates, evaluate, read_cutoff, write_cutoff
@@ -84,8 +85,9 @@ def labelled_frame(spark: SparkSession, warehouse: str, transactions: DataFrame,
 
 
 def collect_training(spark: SparkSession, warehouse: str, transactions: DataFrame,
-                     cutoffs: list[dt.date], settings: Settings) -> pd.DataFrame:
-    """Sampled training rows of the given cutoffs, on the driver (through Arrow)."""
+                     cutoffs: list[dt.date], settings: Settings) -> list[pd.DataFrame]:
+    """Sampled training rows of the given cutoffs on the driver (through Arrow): one frame per
+    cutoff, in the cutoffs' order, each sorted by query group (``sort_groups``)."""
     frames = []
     for c in cutoffs:
         keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(c))
@@ -105,8 +107,9 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
                  int(pdf["label"].sum()) if len(pdf) else 0,
                  pdf["customer_key"].nunique() if len(pdf) else 0)
         labels.unpersist()
-        frames.append(pdf)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        frames.append(sort_groups(pdf))
+        del pdf
+    return frames
 
 
 def resolve_cutoff(transactions: DataFrame, as_of: str | dt.date | None) -> tuple[dt.date, bool]:
@@ -317,11 +320,13 @@ def train_model(spark: SparkSession, settings: Settings, warehouse: str, transac
                 cutoff: dt.date, train_cutoffs: list[dt.date]) -> TrainedModel:
     """Fit the ranker on the sampled candidates of ``train_cutoffs`` (their candidate and feature
     tables must exist); the newest cutoff is the validation week."""
-    data = collect_training(spark, warehouse, transactions, train_cutoffs, settings)
+    frames = collect_training(spark, warehouse, transactions, train_cutoffs, settings)
     valid_cutoff = train_cutoffs[-1]
-    is_valid = (data["cutoff"] == valid_cutoff).to_numpy()
-    train, valid = data[~is_valid], data[is_valid]
-    del data  # train and valid are copies: keep one set of rows on the driver
+    # The newest cutoff validates; the others, concatenated in cutoff order, stay sorted by query
+    # group, so neither is copied again by fit_ranker.  One set of rows on the driver.
+    valid = frames.pop()
+    train = pd.concat(frames, ignore_index=True) if frames else valid.iloc[:0]
+    del frames
     if train.empty or train["label"].sum() == 0:
         raise ValueError(f"no positive training rows in cutoffs {train_cutoffs[:-1]}")
     model = fit_ranker(train, valid, FEATURE_COLUMNS, settings.train)

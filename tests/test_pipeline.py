@@ -77,7 +77,7 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     key = ["cutoff", "customer_key", "article_id"]
 
     def sample():
-        frame = collect_training(spark, wh, transactions, [week], settings)
+        [frame] = collect_training(spark, wh, transactions, [week], settings)
         return frame.sort_values(key).reset_index(drop=True)
 
     prepare_cutoff(spark, settings, wh, week)

@@ -11,7 +11,7 @@ import pytest
 
 from hmspark.config import TrainSettings
 from hmspark.ranker.dataset import (MAX_GROUP_ROWS, group_sizes, label_candidates,
-                                    sample_training_rows, sort_groups)
+                                    sample_training_rows, sort_groups, is_sorted)
 from hmspark.ranker.model import fit_ranker, predict
 from hmspark.ranker.score import score_candidates, top_k_with_fill
 from hmspark.submission import check_submission, submission_frame, write_submission
@@ -75,7 +75,12 @@ def test_group_sizes_contiguous_and_sum_to_rows(spark):
         .toPandas().sample(frac=1.0, random_state=1)           # shuffled on purpose
     with pytest.raises(ValueError, match="not contiguous"):
         group_sizes(pdf)
+    assert not is_sorted(pdf)
     ordered = sort_groups(pdf)
+    assert is_sorted(ordered) and sort_groups(ordered) is ordered   # no second copy
+    assert ordered[["cutoff", "customer_key", "article_id"]].equals(
+        pdf.sort_values(["cutoff", "customer_key", "article_id"])
+        [["cutoff", "customer_key", "article_id"]].reset_index(drop=True))
     sizes = group_sizes(ordered)
     assert sizes.sum() == len(ordered)
     expected = ordered.groupby(["cutoff", "customer_key"], sort=True).size().to_numpy()

@@ -94,9 +94,7 @@ def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.
 
     keep = StorageLevel.MEMORY_AND_DISK
     hist = (transactions.filter(F.col("t_dat") <= F.lit(cutoff))
-            .select("t_dat", "customer_key", "article_id", "price", "sales_channel_id")
-            .persist(keep))
-    cached = [hist]
+            .select("t_dat", "customer_key", "article_id", "price", "sales_channel_id"))
     counts: dict[str, int] = {}
     if scope is not None:
         # One int per customer: broadcast rather than shuffle the history.
@@ -105,6 +103,10 @@ def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.
         scoped_customers = customers.join(keys, "customer_key", "left_semi")
     else:
         scoped_hist, scoped_customers = hist, customers
+    # Kept in memory: the customer x article and customer tables both read it.  The whole
+    # history is read once more only when the article table is computed from it.
+    scoped_hist = scoped_hist.persist(keep)
+    cached = [scoped_hist]
     try:
         ca = C.customer_article_features(scoped_hist, cutoff, cfg.decay_half_life_days).persist(keep)
         cached.append(ca)

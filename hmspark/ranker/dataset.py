@@ -72,9 +72,31 @@ def sample_training_rows(labelled: DataFrame, cfg: TrainSettings,
             .drop("_neg"))
 
 
+SORT_KEYS = GROUP_KEYS + ["article_id"]
+
+
+def is_sorted(frame: pd.DataFrame) -> bool:
+    """True when the rows are already in ``sort_groups`` order (then no sorted copy is needed)."""
+    if len(frame) < 2:
+        return True
+    keys = frame[SORT_KEYS]
+    prev, cur = keys.iloc[:-1].to_numpy(), keys.iloc[1:].to_numpy()
+    # Row i <= row i+1 lexicographically over the sort keys.
+    less = np.zeros(len(frame) - 1, dtype=bool)
+    equal = np.ones(len(frame) - 1, dtype=bool)
+    for j in range(len(SORT_KEYS)):
+        a, b = prev[:, j], cur[:, j]
+        less |= equal & (a < b)
+        equal &= a == b
+    return bool((less | equal).all())
+
+
 def sort_groups(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted so that each (cutoff, customer_key) group is contiguous (stable order)."""
-    return frame.sort_values(GROUP_KEYS + ["article_id"], kind="mergesort").reset_index(drop=True)
+    """Rows sorted so that each (cutoff, customer_key) group is contiguous (stable order); the
+    frame itself when it already is."""
+    if is_sorted(frame):
+        return frame
+    return frame.sort_values(SORT_KEYS, kind="mergesort").reset_index(drop=True)
 
 
 def group_sizes(frame: pd.DataFrame) -> np.ndarray:
