@@ -12,6 +12,7 @@ import logging
 
 from hmspark.cli import job_parser, run_job, settings_from_args, step
 from hmspark.cutoff import as_date
+from hmspark.features.compute import article_history
 from hmspark.pipeline import (SCOPE_BUYERS, has_cutoff, plan_training, prepare_cutoff,
                               resolve_cutoff, train_model, training_scope)
 from hmspark.session import build_session
@@ -39,12 +40,21 @@ def main() -> int:
         log.error("cannot train a ranker for cutoff %s: the history is too short (the pipeline "
                   "job falls back to the heuristic in that case)", cutoff)
         return 2
-    for c in cutoffs:
-        if args.rebuild or not has_cutoff(spark, warehouse, c, scope=SCOPE_BUYERS):
-            prepare_cutoff(spark, settings, warehouse, c,
-                           scope=training_scope(transactions, c, settings))
-        else:
-            log.info("cutoff %s: candidate and feature tables present, reused", c)
+    todo = [c for c in cutoffs
+            if args.rebuild or not has_cutoff(spark, warehouse, c, scope=SCOPE_BUYERS)]
+    for c in sorted(set(cutoffs) - set(todo)):
+        log.info("cutoff %s: candidate and feature tables present, reused", c)
+    if todo:
+        # The per-article daily history once, up to the newest cutoff built (as the pipeline).
+        history = article_history(transactions, read_table(spark, warehouse, "customers"),
+                                  max(todo)).persist()
+        try:
+            for c in todo:
+                prepare_cutoff(spark, settings, warehouse, c,
+                               scope=training_scope(transactions, c, settings),
+                               article_history=history)
+        finally:
+            history.unpersist()
     with step("train") as info:
         model = train_model(spark, settings, warehouse, transactions, cutoff, cutoffs)
         folder = model.save(f"{args.output or settings.paths.output}/model")
