@@ -41,7 +41,8 @@ ROWS = re.compile(r"\brows=(?P<rows>[\d,]+)")
 # Top-level steps of the pipeline job; a dated name ("features 2020-09-15") is grouped by its
 # first word in the growth table.
 WEEKLY_KINDS = ("article", "candidates", "features", "train", "score")
-TOP_STEPS = re.compile(r"^(ingest|article history|candidates \S+|features \S+|train|score|evaluate|insights)$")
+TOP_STEPS = re.compile(r"^(ingest|article history|candidates \S+|features \S+|train|score|evaluate"
+                       r"|insights)$")
 
 
 @dataclass

@@ -75,7 +75,8 @@ def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.
 
     Reads ``transactions``, ``articles`` and ``customers``; returns {table name: rows written}.
     Order: customer x article first and the customer x category table derived from it; the
-    customer table takes the first sale dates from the article table.  The history and these two intermediate tables are kept in memory meanwhile.
+    customer table takes the first sale dates from the article table.  The (scoped) history, the
+    customer x article table and the article table are kept in memory meanwhile.
 
     ``scope`` (a frame with ``customer_key``): the customer x article, customer x category and
     customer tables hold only these customers (e.g. the buyers of a training week); their rows are

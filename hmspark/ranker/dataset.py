@@ -77,18 +77,7 @@ SORT_KEYS = GROUP_KEYS + ["article_id"]
 
 def is_sorted(frame: pd.DataFrame) -> bool:
     """True when the rows are already in ``sort_groups`` order (then no sorted copy is needed)."""
-    if len(frame) < 2:
-        return True
-    keys = frame[SORT_KEYS]
-    prev, cur = keys.iloc[:-1].to_numpy(), keys.iloc[1:].to_numpy()
-    # Row i <= row i+1 lexicographically over the sort keys.
-    less = np.zeros(len(frame) - 1, dtype=bool)
-    equal = np.ones(len(frame) - 1, dtype=bool)
-    for j in range(len(SORT_KEYS)):
-        a, b = prev[:, j], cur[:, j]
-        less |= equal & (a < b)
-        equal &= a == b
-    return bool((less | equal).all())
+    return pd.MultiIndex.from_frame(frame[SORT_KEYS]).is_monotonic_increasing
 
 
 def sort_groups(frame: pd.DataFrame) -> pd.DataFrame:
