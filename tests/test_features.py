@@ -31,7 +31,9 @@ CUTOFF2 = CUTOFF - dt.timedelta(days=7)
 HALF_LIFE = 10.0  # not the default, so that the setting is seen to reach the computation
 CFG = FeatureSettings(decay_half_life_days=HALF_LIFE)
 
-LEVELS = ["product_type_no", "department_no", "index_group_no", "colour_group_code"]
+CATEGORY_COLUMNS = ["product_type_no", "department_no", "index_group_no", "colour_group_code"]
+# The levels of the customer x category table (colour is an article column but not a level).
+LEVELS = CATEGORY_COLUMNS[:3]
 ARTICLES = [  # article_id, product_type_no, department_no, index_group_no, colour_group_code
     (101001, 1, 10, 100, 9),
     (101002, 1, 11, 100, 10),
@@ -121,7 +123,7 @@ def tx_frame(rows) -> pd.DataFrame:
 
 
 def articles_frame() -> pd.DataFrame:
-    return pd.DataFrame(ARTICLES, columns=["article_id", *LEVELS])
+    return pd.DataFrame(ARTICLES, columns=["article_id", *CATEGORY_COLUMNS])
 
 
 def customers_frame() -> pd.DataFrame:
@@ -467,14 +469,14 @@ def test_assemble_hand_checked_candidate(assembled):
     expected = {
         "product_code": 101,
         # customer x article: days_before 0,0,6 | 7,27 | 28,83 | 84 ... 357,363 in last year's week
-        "ca_units_1w": 3, "ca_units_4w": 5, "ca_units_12w": 7, "ca_units_ly": 2,
+        "ca_units_1w": 3, "ca_units_4w": 5, "ca_units_12w": 7,
         "ca_units_all": 12, "ca_decayed": decayed, "ca_days_since_last": 0,
-        # product type 1: only 101001; department 10 / index group 100 / colour 9: also
-        # 202001 (one unit 3 days before)
-        "cc_ptype_units_all": 12, "cc_ptype_units_1w": 3,
-        "cc_dept_units_1w": 4, "cc_dept_units_4w": 6, "cc_dept_units_all": 13,
+        # product type 1: only 101001; department 10 / index group 100: also 202001 (one unit
+        # 3 days before)
+        "cc_ptype_units_all": 12, "cc_ptype_units_12w": 7,
+        "cc_dept_units_12w": 8, "cc_dept_units_all": 13,
         "cc_dept_decayed": decayed + 0.5 ** (3 / HALF_LIFE), "cc_dept_days_since_last": 0,
-        "cc_igroup_units_all": 13, "cc_colour_units_12w": 8, "cc_colour_units_ly": 2,
+        "cc_igroup_units_all": 13, "cc_igroup_units_12w": 8,
         # customer 0: 13 units, weeks {0,1,3,4,11,12,51,52,57}, prices 0.02..0.05,
         # 11 of 13 units online; newness: 101001 first sold 420 days before, 202001 50 days before
         "c_units": 13, "c_active_weeks": 9, "c_days_since_last": 0,
@@ -492,8 +494,6 @@ def test_assemble_hand_checked_candidate(assembled):
         "pair_count_max": 3, "pair_count_sum": 5,
         "pair_score_max": 4.0, "pair_score_sum": 6.0, "repurchase_count": 12,
         "repurchase_days_since": 0,
-        "src_pairs": 1, "src_repurchase": 1, "src_popular": 0, "src_last_year": 0,
-        "src_category": 0,
     }
     for name, value in expected.items():
         assert r[name] == pytest.approx(value, rel=1e-9), name
@@ -512,23 +512,22 @@ def test_assemble_missing_history(assembled):
     assert math.isnan(r["a_days_since_release"]) and math.isnan(r["a_buyer_age_mean"])
     assert math.isnan(r["age_gap"])
     assert r["pair_count_max"] == 0 and r["pair_count_sum"] == 0
-    assert (r["src_popular"], r["src_pairs"]) == (1, 0) and r["popular_rank"] == 3
+    assert math.isnan(r["pair_score_max"]) and r["popular_rank"] == 3
     # Customer 5 never bought anything.
     r = row(pdf, 5, 202001)
     assert r["c_units"] == 0 and r["c_active_weeks"] == 0
     assert r["c_days_since_last"] == NEVER_DAYS
     assert math.isnan(r["c_price_mean"]) and math.isnan(r["c_newness_days"])
     assert r["c_age"] == 22 and r["age_gap"] == pytest.approx(22 - (25 + 33) / 2)
-    assert (r["src_popular"], r["src_last_year"]) == (1, 1)
+    assert (r["popular_rank"], r["last_year_rank"]) == (1, 2)
     # Customer 3 has no age: no age gap.
     r = row(pdf, 3, 101002)
     assert math.isnan(r["c_age"]) and math.isnan(r["age_gap"])
-    assert r["src_category"] == 1 and r["category_rank"] == 5
-    # "pairs" and "pair" are the same source; no sources: every flag 0.
-    assert row(pdf, 1, 303001)["src_pairs"] == 1
-    flags = ["src_pairs", "src_repurchase", "src_popular", "src_last_year", "src_category"]
-    assert row(pdf, 2, 505001)[flags].tolist() == [0.0] * 5
-    assert row(pdf, 2, 404001)[flags].tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    assert r["category_rank"] == 5
+    # No source at all: every score column missing.
+    scores = ["pair_score_max", "pair_score_sum", "repurchase_count", "repurchase_days_since",
+              "popular_rank", "last_year_rank", "category_rank"]
+    assert row(pdf, 2, 505001)[scores].isna().all()
 
 
 def test_assemble_matches_independent_merge(assembled):
@@ -538,7 +537,7 @@ def test_assemble_matches_independent_merge(assembled):
     cand = pdf[["customer_key", "article_id"]]
     ca = expected_customer_article(TX_ROWS, CUTOFF)
     m = cand.merge(ca, on=["customer_key", "article_id"], how="left")
-    for c in ["units_1w", "units_4w", "units_12w", "units_ly", "units_all", "decayed"]:
+    for c in ["units_1w", "units_4w", "units_12w", "units_all", "decayed"]:
         np.testing.assert_allclose(pdf[f"ca_{c}"], m[c].fillna(0), rtol=1e-9, err_msg=c)
     np.testing.assert_allclose(pdf["ca_days_since_last"], m["days_since_last"].fillna(NEVER_DAYS))
     cc = expected_customer_category(TX_ROWS, CUTOFF)

@@ -89,7 +89,6 @@ def test_job_on_real_rows(spark, real_head, real_tx, tmp_path, caplog):
     assert (idle["active_weeks"] == 0).all() and idle["days_since_last"].isna().all()
 
     cc = read_features(spark, wh, B.CUSTOMER_CATEGORY, cutoff).toPandas()
-    assert set(cc["level"]) == {"product_type_no", "department_no", "index_group_no",
-                                "colour_group_code"}
+    assert set(cc["level"]) == {"product_type_no", "department_no", "index_group_no"}
     per_level = cc.groupby("level")["units_all"].sum()
     assert (per_level == len(real_tx)).all()

@@ -350,8 +350,9 @@ def test_pair_features_match_reference(built, data, reference):
     exp = ref_pair_features(data[1], CFG, keys)
     got = {(r.customer_key, r.article_id): (r.pair_count_max, r.pair_count_sum)
            for r in feats.itertuples()}
-    assert got == exp
-    assert any(v[0] > 0 for v in got.values()) and any(v[0] == 0 for v in got.values())
+    # Only the candidates some pair links to have a row (the others' features are 0).
+    assert got == {k: v for k, v in exp.items() if v[0] > 0}
+    assert got and any(v[0] == 0 for v in exp.values())
     # Also non-pair candidates get pair features (the feature ignores the top-k cut).
     cands = tables["candidates"]
     non_pair = cands[cands["pair_rank"].isna()]
@@ -408,8 +409,7 @@ def test_pair_rule_and_top_k_by_hand(spark):
                                  "customer_key int, article_id int")
     feats = {(r.customer_key, r.article_id): (r.pair_count_max, r.pair_count_sum)
              for r in pair_features(keys, tx, CUTOFF, cfg).collect()}
-    assert feats == {(8, 23): (2, 2), (8, 10): (3, 3), (9, 41): (0, 0), (8, 30): (0, 0),
-                     (12345, 10): (0, 0)}
+    assert feats == {(8, 23): (2, 2), (8, 10): (3, 3)}   # the others: no row, i.e. 0
 
 
 def test_pair_basket_cap_keeps_most_recent(spark):
@@ -569,7 +569,9 @@ def test_rerun_replaces_only_its_cutoff(spark, built, rerun):
         keys = [c for c in ("customer_key", "article_id", "source") if c in again.columns]
         assert not again.duplicated(keys).any(), name
         pd.testing.assert_frame_equal(partition(spark, wh2, name, EARLIER), earlier[name], obj=name)
-        assert len(earlier[name]) > 0, name
+    # The earlier cutoff has sources and candidates (its pair-feature partition may be empty: no
+    # pair of the week before it links to a candidate).
+    assert len(earlier["candidate_sources"]) > 0 and len(earlier["candidates"]) > 0
     assert counts["candidates"] == len(tables["candidates"])
     cutoffs = {r[0] for r in
                read_table(spark, wh2, "candidates").select("cutoff").distinct().collect()}

@@ -75,5 +75,7 @@ def test_job_on_a_single_day_of_real_rows(spark, real_head, tmp_path, job, conf,
                     .select("customer_key").distinct().collect()}
     assert repurchasers == buyers & {r[0] for r in customers.collect()}
     feats = read_table(spark, wh, "candidate_pair_features")
-    assert feats.count() == cands.count()
-    assert feats.filter("pair_count_max > 0").count() > 0
+    # Rows only for candidates a pair links to: a subset of the candidates, all with a count.
+    assert 0 < feats.count() < cands.count()
+    assert feats.join(cands, ["cutoff", "customer_key", "article_id"], "left_anti").count() == 0
+    assert feats.filter("pair_count_max < 2 or pair_count_sum < pair_count_max").count() == 0

@@ -8,7 +8,6 @@ LightGBM through Arrow as one float matrix; null = NaN = missing for LightGBM). 
   bought the article / the category; their ``days_since_last``: ``NEVER_DAYS`` (never bought reads
   as "longer ago than anything real")
 - candidate pair features: 0 when the pair has no row in ``candidate_pair_features``
-- source flags: 1 when the source is in the candidate's ``sources`` array, else 0
 - source score columns: taken as written by recall (null where the source did not propose the
   candidate); a score column absent from the candidates table is a null column, so the feature
   list never changes
@@ -37,45 +36,34 @@ NEVER_DAYS = 9999
 
 KEY_COLUMNS = ["cutoff", "customer_key", "article_id", "product_code"]
 
-# Source names of candidates.sources -> flag column.  The recall package writes "pair" for the
-# co-purchase source; "pairs" is accepted as the same source.
-SOURCE_FLAGS: dict[str, tuple[str, ...]] = {
-    "src_pairs": ("pairs", "pair"),
-    "src_repurchase": ("repurchase",),
-    "src_popular": ("popular",),
-    "src_last_year": ("last_year",),
-    "src_category": ("category",),
-}
 # Wide per-source score columns of the candidates table used as features when present.
 SOURCE_SCORES = ["pair_score_max", "pair_score_sum", "repurchase_count", "repurchase_days_since",
                  "popular_rank", "last_year_rank", "category_rank"]
 PAIR_FEATURES = ["pair_count_max", "pair_count_sum"]
 
-CA_FEATURES = [f"ca_{c}" for c in C.WINDOW_COLUMNS]
-CC_FEATURES = [f"cc_{short}_{c}" for short in C.LEVELS.values() for c in C.WINDOW_COLUMNS]
+# The window columns the model reads (the tables hold all of C.WINDOW_COLUMNS).  Left out after
+# the ablation at full scale (docs/scale.md): units_ly everywhere, and the category levels' 1- and
+# 4-week counts (their decayed sum carries the recency) — together ~1% of the gain.
+CA_WINDOW = tuple(c for c in C.WINDOW_COLUMNS if c != "units_ly")
+CC_WINDOW = ("units_12w", "units_all", "decayed", "days_since_last")
+CA_FEATURES = [f"ca_{c}" for c in CA_WINDOW]
+CC_FEATURES = [f"cc_{short}_{c}" for short in C.LEVELS.values() for c in CC_WINDOW]
 CUSTOMER_FEATURES = [f"c_{c}" for c in C.CUSTOMER_COLUMNS]
 ARTICLE_FEATURES = [f"a_{c}" for c in C.ARTICLE_COLUMNS if c != "first_sale"]
 DERIVED_FEATURES = ["age_gap"]
 
 FEATURE_COLUMNS: list[str] = (CA_FEATURES + CC_FEATURES + CUSTOMER_FEATURES + ARTICLE_FEATURES
-                              + DERIVED_FEATURES + PAIR_FEATURES + SOURCE_SCORES
-                              + list(SOURCE_FLAGS))
+                              + DERIVED_FEATURES + PAIR_FEATURES + SOURCE_SCORES)
 
 
 def _prefixed(df: DataFrame, prefix: str, columns, keys: list[str]) -> DataFrame:
     return df.select(*keys, *[F.col(c).alias(f"{prefix}{c}") for c in columns])
 
 
-def _source_flag(names: tuple[str, ...]) -> Column:
-    """1.0 when any of ``names`` is in the candidate's sources, else 0.0 (also for null sources)."""
-    hit = F.arrays_overlap(F.col("sources"), F.array(*[F.lit(n) for n in names]))
-    return F.coalesce(hit, F.lit(False)).cast("double")
-
-
-def _fill_window(prefix: str) -> dict[str, Column]:
+def _fill_window(prefix: str, columns) -> dict[str, Column]:
     """0 for the counts and the decayed sum, NEVER_DAYS for days_since_last."""
     out = {}
-    for c in C.WINDOW_COLUMNS:
+    for c in columns:
         name = f"{prefix}{c}"
         fill = NEVER_DAYS if c == "days_since_last" else 0
         out[name] = F.coalesce(F.col(name).cast("double"), F.lit(float(fill)))
@@ -88,11 +76,13 @@ def _category_key(level: Column, category: Column) -> Column:
 
 def customer_row(customer: DataFrame, customer_category: DataFrame) -> DataFrame:
     """One row per customer of the customer table: its ``c_`` features and ``_cc``, a map
-    "level:category" -> struct of ``WINDOW_COLUMNS`` of the customer x category table."""
-    entries = customer_category.filter(F.col("category").isNotNull()).select(
-        "customer_key",
-        F.struct(_category_key(F.col("level"), F.col("category")).alias("key"),
-                 F.struct(*C.WINDOW_COLUMNS).alias("value")).alias("_e"))
+    "level:category" -> struct of the ``CC_WINDOW`` columns of the customer x category table
+    (only its ``LEVELS``)."""
+    entries = (customer_category
+               .filter(F.col("category").isNotNull() & F.col("level").isin(*C.LEVELS))
+               .select("customer_key",
+                       F.struct(_category_key(F.col("level"), F.col("category")).alias("key"),
+                                F.struct(*CC_WINDOW).alias("value")).alias("_e")))
     cc = (entries.groupBy("customer_key")
           .agg(F.map_from_entries(F.collect_list("_e")).alias("_cc")))
     return (_prefixed(customer, "c_", C.CUSTOMER_COLUMNS, ["customer_key"])
@@ -111,19 +101,13 @@ def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, arti
     cand = candidates.select(
         "cutoff", "customer_key", "article_id",
         *[(F.col(c) if c in cand_cols else F.lit(None)).cast("double").alias(c)
-          for c in SOURCE_SCORES],
-        *[_source_flag(names).alias(flag) for flag, names in SOURCE_FLAGS.items()])
+          for c in SOURCE_SCORES])
 
-    arts = articles.select("article_id", "product_code", *C.LEVELS)
-    df = cand.join(F.broadcast(arts), "article_id", "left")
-    df = df.join(F.broadcast(_prefixed(article.drop("cutoff"), "a_",
-                                       [c for c in C.ARTICLE_COLUMNS if c != "first_sale"],
-                                       ["article_id"])),
-                 "article_id", "left")
     # Two shuffles of the candidates, whatever the number of tables: the (customer, article)
     # tables join on the same keys (one exchange), then everything per customer comes in one
-    # row (customer_row) instead of one join per category level.
-    df = df.join(_prefixed(customer_article, "ca_", C.WINDOW_COLUMNS,
+    # row (customer_row) instead of one join per category level.  The article columns are
+    # broadcast joins, made after both shuffles so that they do not travel through them.
+    df = cand.join(_prefixed(customer_article, "ca_", CA_WINDOW,
                            ["customer_key", "article_id"]),
                  ["customer_key", "article_id"], "left")
     if pair_features is not None:
@@ -133,14 +117,20 @@ def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, arti
         for c in PAIR_FEATURES:
             df = df.withColumn(c, F.lit(None))
     df = df.join(customer_row(customer, customer_category), "customer_key", "left")
+    arts = articles.select("article_id", "product_code", *C.LEVELS)
+    df = df.join(F.broadcast(arts), "article_id", "left")
+    df = df.join(F.broadcast(_prefixed(article.drop("cutoff"), "a_",
+                                       [c for c in C.ARTICLE_COLUMNS if c != "first_sale"],
+                                       ["article_id"])),
+                 "article_id", "left")
     for level, short in C.LEVELS.items():
         hit = F.col("_cc")[_category_key(F.lit(level), F.col(level))]
-        df = df.select("*", *[hit.getField(c).alias(f"cc_{short}_{c}") for c in C.WINDOW_COLUMNS])
+        df = df.select("*", *[hit.getField(c).alias(f"cc_{short}_{c}") for c in CC_WINDOW])
 
     filled: dict[str, Column] = {}
-    filled.update(_fill_window("ca_"))
+    filled.update(_fill_window("ca_", CA_WINDOW))
     for short in C.LEVELS.values():
-        filled.update(_fill_window(f"cc_{short}_"))
+        filled.update(_fill_window(f"cc_{short}_", CC_WINDOW))
     for c in PAIR_FEATURES:
         filled[c] = F.coalesce(F.col(c).cast("double"), F.lit(0.0))
     filled["c_days_since_last"] = F.coalesce(F.col("c_days_since_last").cast("double"),

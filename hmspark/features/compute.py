@@ -31,12 +31,12 @@ from pyspark.sql import functions as F
 from hmspark.cutoff import TARGET_DAYS, YEAR_DAYS, as_date, history
 
 # Category levels of the customer x category table: articles column -> short name used in the
-# assembled feature names (cc_<short>_...).
+# assembled feature names (cc_<short>_...).  Colour was a fourth level until its features showed
+# ~0.7% of the gain at full scale for ~25% of the table's rows (docs/scale.md).
 LEVELS: dict[str, str] = {
     "product_type_no": "ptype",
     "department_no": "dept",
     "index_group_no": "igroup",
-    "colour_group_code": "colour",
 }
 
 # The window columns shared by the customer x article and customer x category tables, in order.

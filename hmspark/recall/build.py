@@ -7,7 +7,9 @@ partition (Delta ``replaceWhere``), other cutoffs are untouched:
                              rank (see ``hmspark.recall.common.SOURCE_COLUMNS``)
 ``candidates``               one row per (cutoff, customer_key, article_id): sources, wide score and
                              rank columns, priority; at most max_candidates_per_customer per customer
-``candidate_pair_features``  one row per row of ``candidates``: pair_count_max, pair_count_sum
+``candidate_pair_features``  one row per row of ``candidates`` that a co-purchase pair links to
+                             the customer's recent items: pair_count_max, pair_count_sum (a
+                             candidate without a row has 0 for both)
 ``recall_report``            one row per (cutoff, level), written by :func:`evaluate`
 """
 
