@@ -95,10 +95,10 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
         labels = label_candidates(keys, transactions, c).persist()
         # Features only for the query groups with a positive (the others are dropped anyway):
         # at full scale ~15K of a training week's ~80K buyers.
-        with_pos = positive_groups(labels).select("customer_key")
+        with_pos = positive_groups(labels)
         sampled = sample_training_rows(
             labelled_frame(spark, warehouse, transactions, c, customers=with_pos),
-            settings.train, labels=labels)
+            settings.train, labels=labels, groups=with_pos)
         # float32, as LightGBM bins them anyway (ranker.model._matrix): half the driver memory.
         pdf = sampled.select("cutoff", "customer_key", "article_id", "label",
                              *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]

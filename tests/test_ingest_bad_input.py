@@ -130,7 +130,7 @@ BAD_TX = {
     f"2020-09-20,{C1},108775015,-0.01,2": "price is negative",
     f"2020-09-20,{C1},108775015,0.01,3": "sales_channel_id not one of 1, 2",
     f"2020-09-20,{C1},999999999,0.01,2": "article_id '999999999' is not in articles.csv",
-    f"2020-09-20,,108775015,0.01,2": "missing value in column customer_id",
+    "2020-09-20,,108775015,0.01,2": "missing value in column customer_id",
     f"2020-09-20,{C1},108775015,0.01": "expected 5 fields, found 4",
     f"2020-09-20,{C1},108775015,0.01,2,9": "expected 5 fields, found 6",
     "": "expected 5 fields, found 1",

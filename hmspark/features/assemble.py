@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from hmspark.cutoff import as_date
 from hmspark.features import build as B
 from hmspark.features import compute as C
+from hmspark.scope import only_customers
 from hmspark.tables import TableNotFound, read_table
 
 log = logging.getLogger("hmspark.features")
@@ -70,18 +71,27 @@ def _fill_window(prefix: str, columns) -> dict[str, Column]:
     return out
 
 
-def _category_key(level: Column, category: Column) -> Column:
-    return F.concat_ws(":", level, category.cast("string"))
+LEVEL_INDEX = {level: i for i, level in enumerate(C.LEVELS)}
+
+
+def _category_key(level_index: Column, category: Column) -> Column:
+    """One long per (level, category value): the level's index in the high 32 bits, the (int)
+    category in the low ones, so that keys never collide and no string is built per row."""
+    return (level_index.cast("long") * F.lit(1 << 32)
+            + (category.cast("long") + F.lit(1 << 31)))
 
 
 def customer_row(customer: DataFrame, customer_category: DataFrame) -> DataFrame:
     """One row per customer of the customer table: its ``c_`` features and ``_cc``, a map
-    "level:category" -> struct of the ``CC_WINDOW`` columns of the customer x category table
-    (only its ``LEVELS``)."""
+    (level, category) key (``_category_key``) -> struct of the ``CC_WINDOW`` columns of the
+    customer x category table (only its ``LEVELS``)."""
+    index = F.lit(None).cast("int")
+    for level, i in LEVEL_INDEX.items():
+        index = F.when(F.col("level") == F.lit(level), F.lit(i)).otherwise(index)
     entries = (customer_category
                .filter(F.col("category").isNotNull() & F.col("level").isin(*C.LEVELS))
                .select("customer_key",
-                       F.struct(_category_key(F.col("level"), F.col("category")).alias("key"),
+                       F.struct(_category_key(index, F.col("category")).alias("key"),
                                 F.struct(*CC_WINDOW).alias("value")).alias("_e")))
     cc = (entries.groupBy("customer_key")
           .agg(F.map_from_entries(F.collect_list("_e")).alias("_cc")))
@@ -124,7 +134,7 @@ def assemble_frames(candidates: DataFrame, pair_features: DataFrame | None, arti
                                        ["article_id"])),
                  "article_id", "left")
     for level, short in C.LEVELS.items():
-        hit = F.col("_cc")[_category_key(F.lit(level), F.col(level))]
+        hit = F.col("_cc")[_category_key(F.lit(LEVEL_INDEX[level]), F.col(level))]
         df = df.select("*", *[hit.getField(c).alias(f"cc_{short}_{c}") for c in CC_WINDOW])
 
     filled: dict[str, Column] = {}
@@ -156,10 +166,7 @@ def assemble(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.date,
     on_cutoff = F.col("cutoff") == F.lit(cutoff)
 
     def only(df: DataFrame) -> DataFrame:
-        if customers is None:
-            return df
-        return df.join(F.broadcast(customers.select("customer_key").distinct()), "customer_key",
-                       "left_semi")
+        return only_customers(df, customers)
 
     candidates = only(read_table(spark, warehouse, "candidates").filter(on_cutoff))
     try:

@@ -19,6 +19,7 @@ from hmspark.cli import step
 from hmspark.config import FeatureSettings
 from hmspark.cutoff import as_date, last_date
 from hmspark.features import compute as C
+from hmspark.scope import only_customers
 from hmspark.tables import read_table, table_path, write_table
 
 log = logging.getLogger("hmspark.features")
@@ -97,13 +98,7 @@ def build_features(spark: SparkSession, warehouse: str | Path, cutoff: str | dt.
     hist = (transactions.filter(F.col("t_dat") <= F.lit(cutoff))
             .select("t_dat", "customer_key", "article_id", "price", "sales_channel_id"))
     counts: dict[str, int] = {}
-    if scope is not None:
-        # One int per customer: broadcast rather than shuffle the history.
-        keys = F.broadcast(scope.select("customer_key").distinct())
-        scoped_hist = hist.join(keys, "customer_key", "left_semi")
-        scoped_customers = customers.join(keys, "customer_key", "left_semi")
-    else:
-        scoped_hist, scoped_customers = hist, customers
+    scoped_hist, scoped_customers = only_customers(hist, scope), only_customers(customers, scope)
     # Kept in memory: the customer x article and customer tables both read it.  The whole
     # history is read once more only when the article table is computed from it.
     scoped_hist = scoped_hist.persist(keep)

@@ -50,15 +50,17 @@ def positive_groups(labels: DataFrame) -> DataFrame:
 
 
 def sample_training_rows(labelled: DataFrame, cfg: TrainSettings,
-                         labels: DataFrame | None = None) -> DataFrame:
+                         labels: DataFrame | None = None,
+                         groups: DataFrame | None = None) -> DataFrame:
     """Keep groups with a positive, all positives and a hashed sample of the negatives per cutoff.
 
     ``labels``: the same rows' (cutoff, customer_key, article_id, label) alone, when ``labelled``
     is expensive (the assembled features): the groups with a positive and the negatives per cutoff
     are then counted on it, so that ``labelled`` itself is computed once, not three times.
+    ``groups``: ``positive_groups(labels)`` when the caller has it already.
     """
     labels = labelled if labels is None else labels
-    with_pos = positive_groups(labels)
+    with_pos = positive_groups(labels) if groups is None else groups
     kept = labelled.join(with_pos, GROUP_KEYS, "left_semi")
     negatives = (labels.join(with_pos, GROUP_KEYS, "left_semi").filter(F.col("label") == 0)
                  .groupBy("cutoff").agg(F.count(F.lit(1)).alias("_neg")))

@@ -31,6 +31,7 @@ from hmspark.recall.report import recall_report
 from hmspark.recall.sources import (category_source, last_year_source, popular_source,
                                     repurchase_source)
 from hmspark.recall.union import dedupe_candidates, union_sources
+from hmspark.scope import only_customers
 from hmspark.tables import read_table, table_path, write_table
 
 log = logging.getLogger("hmspark")
@@ -127,11 +128,7 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
     transactions = read_table(spark, warehouse, "transactions")
     articles = read_table(spark, warehouse, "articles").select("article_id", "product_type_no")
     customers = read_table(spark, warehouse, "customers").select("customer_key")
-    keys = None
-    if scope is not None:
-        # One int per customer (75-81K buyers of a training week at full scale): broadcast.
-        keys = F.broadcast(scope.select("customer_key").distinct())
-        customers = customers.join(keys, "customer_key", "left_semi")
+    customers = only_customers(customers, scope)
 
     with step(f"history as of {cutoff}") as info:
         # The only slice of transactions any source reads (t_dat <= cutoff, within the longest
@@ -141,7 +138,7 @@ def build_candidates(spark: SparkSession, warehouse: str, cutoff: str | dt.date,
                 .persist(StorageLevel.MEMORY_AND_DISK))
         info["rows"] = counts["history_rows"] = hist.count()
     # The per-customer parts of the sources read only the scope's own history.
-    own = hist if keys is None else hist.join(keys, "customer_key", "left_semi")
+    own = only_customers(hist, scope)
     pairs = None
     try:
         with step("pair counts") as info:

@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from hmspark.config import RecallSettings
+from hmspark.scope import only_customers
 from hmspark.recall.common import (CATEGORY, LAST_YEAR, PAIR, POPULAR, REPURCHASE, SOURCE_COLUMNS,
                                    SOURCES as SOURCE_NAMES, source_order)
 
@@ -45,10 +46,8 @@ def union_sources(sources: Iterable[DataFrame], customers: DataFrame) -> DataFra
     Grain: one row per (customer_key, article_id, source); columns ``SOURCE_COLUMNS``.
     """
     frames = [s.select(*SOURCE_COLUMNS) for s in sources]
-    rows = reduce(DataFrame.unionByName, frames)
-    # Broadcast: one int per customer (1.4M at full scale) instead of shuffling all the rows.
-    keys = F.broadcast(customers.select("customer_key"))
-    return rows.join(keys, "customer_key", "left_semi").select(*SOURCE_COLUMNS)
+    return only_customers(reduce(DataFrame.unionByName, frames), customers) \
+        .select(*SOURCE_COLUMNS)
 
 
 def slot(cfg: RecallSettings) -> Column:
