@@ -116,13 +116,13 @@ def split_fields(lines: DataFrame, header: list[str]) -> DataFrame:
     ddl = ", ".join(f"`c{i}` STRING" for i in range(len(header) + 1))
     parsed = F.from_csv(F.col("value"), ddl, {"mode": "PERMISSIVE"})
     # Field count of a CSV line: commas outside double-quoted sections, plus one.  Most lines
-    # (every transaction) have no quote: their commas are counted by a plain replace, and only
-    # lines with a quote pay for the regular expression that drops the quoted sections.
+    # (every transaction) have no quote and are split as they are; only lines with a quote pay
+    # for the regular expression that drops the quoted sections first (on the 31.9M lines of the
+    # full preset: 8-11 s against 14-20 s for the regular expression on every line; counting
+    # commas with replace() was slower, 26-27 s).
     value = F.col("value")
-    commas = F.length(value) - F.length(F.replace(value, F.lit(","), F.lit("")))
     unquoted = F.regexp_replace(value, r'"([^"]|"")*"', "")
-    n_fields = F.when(~value.contains('"'), commas + 1) \
-        .otherwise(F.size(F.split(unquoted, ",", -1)))
+    n_fields = F.size(F.split(F.when(~value.contains('"'), value).otherwise(unquoted), ",", -1))
     cols = [parsed.getField(f"c{i}").alias(name) for i, name in enumerate(header)]
     return lines.select(F.col("value").alias("raw_line"), LINE_NO, HEADER,
                         n_fields.alias("_fields"), *cols)

@@ -124,6 +124,10 @@ def test_ranker_learns_and_scores_on_executors_like_on_the_driver(spark):
     merged = test.assign(local=local).merge(scored, on=["customer_key", "article_id"])
     assert len(merged) == len(test)
     np.testing.assert_allclose(merged["local"], merged["score"], rtol=1e-6)
+    # A model whose feature list the candidates lack (trained by another version): a clear error
+    # naming the feature, before any Spark job.
+    with pytest.raises(ValueError, match="noise.*train it again"):
+        score_candidates(spark, sdf.drop("noise"), model)
 
 
 def test_top_k_with_fill_gives_twelve_distinct_per_customer(spark):

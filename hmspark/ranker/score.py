@@ -21,9 +21,18 @@ SCORED_SCHEMA = "customer_key int, article_id int, score double"
 
 
 def score_candidates(spark: SparkSession, candidates: DataFrame, model: TrainedModel) -> DataFrame:
-    """(customer_key, article_id, score) for every candidate row, computed on the executors."""
-    model_text = spark.sparkContext.broadcast(model.model_string)
+    """(customer_key, article_id, score) for every candidate row, computed on the executors.
+
+    Raises ValueError when the model reads a feature that ``candidates`` lacks (a model trained
+    by an older version with another feature list: train it again)."""
     features = list(model.features)
+    missing = [f for f in features if f not in candidates.columns]
+    if missing:
+        raise ValueError(f"the model reads {len(missing)} feature(s) that the assembled "
+                         f"candidates do not have ({', '.join(missing[:8])}"
+                         f"{', ...' if len(missing) > 8 else ''}): it was trained on another "
+                         f"feature list; train it again (jobs/train.py)")
+    model_text = spark.sparkContext.broadcast(model.model_string)
 
     def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import lightgbm as lgb
