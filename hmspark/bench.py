@@ -3,6 +3,7 @@ seconds and peak memory of the processes (sampled from the OS with psutil), plus
 
     python -m hmspark.bench [--presets tiny,small,medium,full] [--data DIR] [--work DIR]
                             [--conf FILE] [--master URL] [--set section.key=value ...]
+                            [--next-week PRESETS] [--skip-insights PRESETS] [--reuse]
 
 For each preset the simulated files are generated once into ``DATA/PRESET`` (reused when present:
 generating full scale takes minutes), then ``scripts/spark-submit.sh jobs/pipeline.py --as-of
@@ -10,11 +11,16 @@ last-week`` runs on them as a child process.  Its log lines ``NAME: started`` / 
 rows=... seconds=...`` (``hmspark.cli.step``) mark the steps; a sampler thread reads the resident
 memory of the child's process tree every ``--interval`` seconds, split into the JVM (in local mode
 the driver and its executors) and the Python processes (the driver's and the workers of
-``mapInPandas``).  A step's peak is the highest sample while it ran.
+``mapInArrow``).  A step's peak is the highest sample while it ran.
 
 Writes ``WORK/bench.csv`` (per step), ``WORK/bench_summary.csv`` (per preset) and ``WORK/bench.md`` and prints the table, the totals (first-time CSV
 ingest, the weekly part = candidates to score, apart from evaluation and insights, peak memory, MAP@12) and how each step grows
 from one preset to the next (rows ratio next to time ratio).
+
+``--next-week``: the backtest of a preset is followed by the forecast of the week after on the
+same warehouse, as a weekly schedule would run it: its training weeks are the backtest's newer
+training weeks and prediction cutoff, reused (``hmspark.provenance``), so the row "PRESET next
+week" is the weekly part of a steady weekly run, the backtest's row that of a first run.
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ STEP_LINE = re.compile(r"^\d\d:\d\d:\d\d \S+ INFO (?P<name>.+?): (?P<what>starte
 ROWS = re.compile(r"\brows=(?P<rows>[\d,]+)")
 # Top-level steps of the pipeline job; a dated name ("features 2020-09-15") is grouped by its
 # first word in the growth table.
-WEEKLY_KINDS = ("article", "candidates", "features", "train", "score")
-TOP_STEPS = re.compile(r"^(ingest|article history|candidates \S+|features \S+|train|score|evaluate"
-                       r"|insights)$")
+WEEKLY_KINDS = ("fingerprints", "reuse", "article", "candidates", "features", "train", "score")
+TOP_STEPS = re.compile(r"^(ingest|fingerprints|reuse check|article history|candidates \S+"
+                       r"|features \S+|train|score|evaluate|insights)$")
+NEXT_WEEK = " next week"
 
 
 @dataclass
@@ -117,26 +124,37 @@ def ensure_data(preset: str, data_root: Path, seed: int) -> tuple[Path, float | 
 
 
 def run_pipeline(preset: str, data: Path, work: Path, conf: str | None, master: str | None,
-                 overrides: list[str], interval: float, insights: bool = True) -> Run:
-    """One pipeline backtest as a child process, with its steps and memory samples."""
+                 overrides: list[str], interval: float, insights: bool = True,
+                 next_week: bool = False) -> Run:
+    """One pipeline backtest as a child process, with its steps and memory samples.
+
+    ``next_week``: instead, the forecast after the last date on the backtest's warehouse (no
+    ingest, no insights): the following week of a weekly schedule, which reuses the backtest's
+    tables for its training weeks (``hmspark.provenance``) and builds only its own cutoff."""
     out = work / preset
     cmd = [str(SUBMIT)]
     if conf:
         cmd += ["--conf-file", conf]
     if master:
         cmd += ["--master", master]
-    cmd += ["jobs/pipeline.py", "--input", str(data), "--warehouse", str(out / "warehouse"),
-            "--output", str(out / "output"), "--as-of", "last-week"]
-    if not insights:
-        cmd.append("--skip-insights")
+    if next_week:
+        cmd += ["jobs/pipeline.py", "--skip-ingest", "--warehouse", str(out / "warehouse"),
+                "--output", str(out / "next-week"), "--skip-insights"]
+    else:
+        cmd += ["jobs/pipeline.py", "--input", str(data), "--warehouse", str(out / "warehouse"),
+                "--output", str(out / "output"), "--as-of", "last-week",
+                # A first run: the warehouse may hold the tables of an earlier bench run.
+                "--rebuild"]
+        if not insights:
+            cmd.append("--skip-insights")
     for item in overrides:
         cmd += ["--set", item]
     out.mkdir(parents=True, exist_ok=True)
-    log_path = out / "pipeline.log"
+    log_path = out / ("next-week.log" if next_week else "pipeline.log")
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
-    run = Run(preset, -1, 0.0, log=log_path)
+    run = Run(preset + (NEXT_WEEK if next_week else ""), -1, 0.0, log=log_path)
     stop = threading.Event()
 
     def sample() -> None:
@@ -208,7 +226,8 @@ def summary_rows(runs: list[Run], synth_seconds: dict[str, float | None]) -> lis
         popular = run.metrics.get("popular", {})
         out.append(dict(preset=run.preset, transactions=run.transactions,
                         synth_seconds=(round(synth_seconds[run.preset], 1)
-                                       if synth_seconds.get(run.preset) is not None else "cached"),
+                                       if synth_seconds.get(run.preset) is not None else
+                                       "" if run.preset.endswith(NEXT_WEEK) else "cached"),
                         exit_code=run.returncode, wall_seconds=round(run.wall, 1),
                         ingest_seconds=round(ingest, 1), weekly_seconds=round(weekly, 1),
                         evaluate_insights_seconds=round(extra, 1),
@@ -229,6 +248,7 @@ def growth_rows(runs: list[Run]) -> list[dict]:
         return {k: (int(v[0]), v[1]) for k, v in acc.items()}
 
     out = []
+    runs = [r for r in runs if not r.preset.endswith(NEXT_WEEK)]
     for a, b in zip(runs, runs[1:]):
         ka, kb = by_kind(a), by_kind(b)
         for kind in ka:
@@ -283,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.5, help="memory sampling, seconds")
     parser.add_argument("--skip-insights", default="",
                         help="presets (comma-separated) whose run leaves out the insights step")
+    parser.add_argument("--next-week", default="",
+                        help="presets (comma-separated) whose backtest is followed by the next "
+                             "week's forecast on the same warehouse (reusing its tables; a row "
+                             "'PRESET next week')")
     parser.add_argument("--reuse", action="store_true",
                         help="take a preset's last successful run from WORK/PRESET/run.json "
                              "instead of running it again (to add presets to an earlier table)")
@@ -292,23 +316,35 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     synth_seconds: dict[str, float | None] = {}
     for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
-        saved = work / preset / "run.json"
-        if args.reuse and saved.exists():
-            run, synth_seconds[preset] = load_run(saved)
-            if run.returncode == 0:
-                print(f"[bench] {preset}: reusing {saved}", flush=True)
-                runs.append(run)
-                continue
-        folder, synth_seconds[preset] = ensure_data(preset, data_root.resolve(), args.seed)
-        print(f"[bench] {preset}: pipeline on {folder}", flush=True)
-        run = run_pipeline(preset, folder, work.resolve(), args.conf, args.master, args.overrides,
-                           args.interval, insights=preset not in args.skip_insights.split(","))
-        run.transactions = count_lines(folder / "transactions_train.csv")
-        save_run(run, synth_seconds[preset], saved)
-        runs.append(run)
-        print(f"[bench] {preset}: exit {run.returncode} in {run.wall:.0f} s (log {run.log})",
-              flush=True)
-        if run.returncode != 0:
+        jobs = [(preset, False)]
+        if preset in args.next_week.split(","):
+            jobs.append((preset, True))
+        failed = False
+        for name, next_week in jobs:
+            saved = work / preset / ("run-next-week.json" if next_week else "run.json")
+            label = name + (NEXT_WEEK if next_week else "")
+            if args.reuse and saved.exists():
+                run, synth_seconds[label] = load_run(saved)
+                if run.returncode == 0:
+                    print(f"[bench] {label}: reusing {saved}", flush=True)
+                    runs.append(run)
+                    continue
+            folder, seconds = ensure_data(preset, data_root.resolve(), args.seed)
+            synth_seconds[label] = None if next_week else seconds
+            print(f"[bench] {label}: pipeline on {folder}", flush=True)
+            run = run_pipeline(preset, folder, work.resolve(), args.conf, args.master,
+                               args.overrides, args.interval,
+                               insights=preset not in args.skip_insights.split(","),
+                               next_week=next_week)
+            run.transactions = count_lines(folder / "transactions_train.csv")
+            save_run(run, synth_seconds[label], saved)
+            runs.append(run)
+            print(f"[bench] {label}: exit {run.returncode} in {run.wall:.0f} s (log {run.log})",
+                  flush=True)
+            if run.returncode != 0:
+                failed = True
+                break
+        if failed:
             break
 
     steps, summary, growth = step_rows(runs), summary_rows(runs, synth_seconds), growth_rows(runs)

@@ -30,12 +30,14 @@ from hmspark.features.build import build_features
 from hmspark.features.compute import ArticleHistory, article_history
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
+from hmspark.provenance import (CANDIDATE_TABLES, FEATURE_TABLES, SCOPE_ALL, SCOPE_BUYERS,
+                                Fingerprints, record_tables, reusable)
 from hmspark.ranker.baselines import baseline_rankings
 from hmspark.ranker.dataset import (label_candidates, positive_groups, sample_training_rows,
                                     sort_groups)
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
-from hmspark.recall.build import build_candidates, evaluate, read_cutoff, write_cutoff
+from hmspark.recall.build import build_candidates, evaluate
 from hmspark.recall.report import format_report
 from hmspark.submission import submission_frame, write_submission
 from hmspark.tables import read_table, table_version, write_table
@@ -43,9 +45,6 @@ from hmspark.tables import read_table, table_version, write_table
 log = logging.getLogger("hmspark.pipeline")
 
 RECOMMENDATIONS = "recommendations"
-# Which customers each cutoff's candidate and feature tables were built for (record_cutoff).
-CUTOFFS_TABLE = "cutoffs"
-SCOPE_ALL, SCOPE_BUYERS = "all", "target_buyers"
 
 
 @dataclass
@@ -95,7 +94,8 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
         labels = label_candidates(keys, transactions, c).persist()
         # Features only for the query groups with a positive (the others are dropped anyway):
         # at full scale ~15K of a training week's ~80K buyers.
-        with_pos = positive_groups(labels)
+        # Persisted: it feeds both the assembly's customer filter and the sampling.
+        with_pos = positive_groups(labels).persist()
         sampled = sample_training_rows(
             labelled_frame(spark, warehouse, transactions, c, customers=with_pos),
             settings.train, labels=labels, groups=with_pos)
@@ -106,6 +106,7 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
         log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),
                  int(pdf["label"].sum()) if len(pdf) else 0,
                  pdf["customer_key"].nunique() if len(pdf) else 0)
+        with_pos.unpersist()
         labels.unpersist()
         frames.append(sort_groups(pdf))
         del pdf
@@ -160,38 +161,51 @@ def training_scope(transactions: DataFrame, cutoff: dt.date, settings: Settings
     return target_buyers(transactions, cutoff) if settings.train.only_target_buyers else None
 
 
-def record_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date, scope: str,
-                  customers: int) -> None:
-    """One row of table ``cutoffs``: which customers the cutoff's candidate and feature tables hold
-    (``scope`` "all" or "target_buyers", and how many customers got candidates)."""
-    row = spark.createDataFrame([(scope, int(customers))], "scope string, customers long") \
-        .withColumn("written_at", F.current_timestamp())
-    write_cutoff(row, warehouse, CUTOFFS_TABLE, cutoff)
+def build_cutoff_candidates(spark: SparkSession, settings: Settings, warehouse: str,
+                            cutoff: dt.date, scope: DataFrame | None = None,
+                            fingerprints: Fingerprints | None = None) -> dict:
+    """``build_candidates`` of one cutoff (for everyone, or the customers of ``scope``), recorded
+    in table ``cutoffs`` with its fingerprint (``hmspark.provenance``); returns its counts."""
+    scope_name = SCOPE_ALL if scope is None else SCOPE_BUYERS
+    fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
+    built_from = fingerprints.of(cutoff, scope_name, CANDIDATE_TABLES)
+    # No valid record while the tables are being replaced (a failed build is never reused).
+    record_tables(spark, warehouse, cutoff, CANDIDATE_TABLES, scope_name, 0, None)
+    counts = build_candidates(spark, warehouse, cutoff, settings.recall, scope=scope)
+    record_tables(spark, warehouse, cutoff, CANDIDATE_TABLES, scope_name,
+                  counts.get("customers", 0), built_from)
+    return counts
 
 
-def cutoff_scope(spark: SparkSession, warehouse: str, cutoff: dt.date) -> str | None:
-    """The ``scope`` recorded for a cutoff by :func:`prepare_cutoff`, or None."""
+def build_cutoff_features(spark: SparkSession, settings: Settings, warehouse: str,
+                          cutoff: dt.date, scope: DataFrame | None = None,
+                          article_history: ArticleHistory | None = None,
+                          fingerprints: Fingerprints | None = None) -> dict[str, int]:
+    """``build_features`` of one cutoff, recorded like :func:`build_cutoff_candidates`."""
+    from hmspark.features.build import CUSTOMER
+
+    scope_name = SCOPE_ALL if scope is None else SCOPE_BUYERS
+    fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
+    built_from = fingerprints.of(cutoff, scope_name, FEATURE_TABLES)
+    record_tables(spark, warehouse, cutoff, FEATURE_TABLES, scope_name, 0, None)
+    counts = build_features(spark, warehouse, cutoff, settings.features, scope=scope,
+                            article_history=article_history)
+    record_tables(spark, warehouse, cutoff, FEATURE_TABLES, scope_name,
+                  counts.get(CUSTOMER, 0), built_from)
+    return counts
+
+
+def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date, scope: str,
+               fingerprints: Fingerprints) -> bool:
+    """True when the candidate and feature tables of ``cutoff`` can be used for ``scope`` as they
+    are: recorded with the fingerprint a build now would have (``provenance.reusable``: "all" to
+    score every customer, "target_buyers" to train) and each holding the cutoff's partition."""
+    from hmspark.features.build import TABLES as FEATURE_TABLE_NAMES
     from hmspark.tables import table_exists
 
-    if not table_exists(spark, warehouse, CUTOFFS_TABLE):
-        return None
-    rows = read_cutoff(spark, warehouse, CUTOFFS_TABLE, cutoff).select("scope").collect()
-    return rows[0]["scope"] if rows else None
-
-
-def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date,
-               scope: str = SCOPE_ALL) -> bool:
-    """True when the candidate and feature tables all hold a partition for ``cutoff`` covering
-    ``scope``: "all" (to score every customer) is met only by tables built for everyone,
-    "target_buyers" (to train) also by those."""
-    from hmspark.features.build import TABLES as FEATURE_TABLES
-    from hmspark.tables import table_exists
-
-    # Tables written by jobs/candidates.py and jobs/features.py (no record) are for everyone.
-    recorded = cutoff_scope(spark, warehouse, cutoff) or SCOPE_ALL
-    if scope == SCOPE_ALL and recorded != SCOPE_ALL:
+    if not reusable(spark, warehouse, cutoff, scope, fingerprints):
         return False
-    for name in ("candidates", "candidate_pair_features", *FEATURE_TABLES):
+    for name in ("candidates", "candidate_pair_features", *FEATURE_TABLE_NAMES):
         if not table_exists(spark, warehouse, name):
             return False
         if read_table(spark, warehouse, name).filter(F.col("cutoff") == F.lit(cutoff)) \
@@ -202,30 +216,31 @@ def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date,
 
 def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
                    cutoff: dt.date, scope: DataFrame | None = None,
-                   article_history: ArticleHistory | None = None) -> list[dict]:
+                   article_history: ArticleHistory | None = None,
+                   fingerprints: Fingerprints | None = None) -> list[dict]:
     """Write the candidate and feature tables of one cutoff, for every customer or only those of
-    ``scope`` (see :func:`training_scope`); returns one step record each.  ``article_history``:
-    the run's per-article daily aggregates (see :func:`build_features`)."""
+    ``scope`` (see :func:`training_scope`), each recorded with its fingerprint; returns one step
+    record each.  ``article_history``: the run's per-article daily aggregates (see
+    :func:`build_features`)."""
     records = []
+    fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
     if scope is not None:
         # The sources and three feature tables each filter by it: compute it once.
         scope = scope.select("customer_key").distinct().persist()
     try:
         label = f"candidates {cutoff}"
         with step(label) as info:
-            counts = build_candidates(spark, warehouse, cutoff, settings.recall, scope=scope)
+            counts = build_cutoff_candidates(spark, settings, warehouse, cutoff, scope,
+                                             fingerprints)
             info["rows"] = counts.get("candidates", 0)
             info["customers"] = counts.get("customers", 0)
             if scope is not None:
                 info["scope"] = SCOPE_BUYERS
         records.append({"step": label, **info})
         with step(f"features {cutoff}") as info:
-            info["rows"] = sum(build_features(spark, warehouse, cutoff, settings.features,
-                                              scope=scope,
-                                              article_history=article_history).values())
+            info["rows"] = sum(build_cutoff_features(spark, settings, warehouse, cutoff, scope,
+                                                     article_history, fingerprints).values())
         records.append({"step": f"features {cutoff}", **info})
-        record_cutoff(spark, warehouse, cutoff, SCOPE_ALL if scope is None else SCOPE_BUYERS,
-                      counts.get("customers", 0))
     finally:
         if scope is not None:
             scope.unpersist()
@@ -233,10 +248,15 @@ def prepare_cutoff(spark: SparkSession, settings: Settings, warehouse: str,
 
 
 def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | None, warehouse: str,
-                 output_dir: str, as_of: str | None = None, insights: bool = True
-                 ) -> PipelineResult:
+                 output_dir: str, as_of: str | None = None, insights: bool = True,
+                 rebuild: bool = False) -> PipelineResult:
     """Run every step; ``input_dir`` None skips ingest (the warehouse tables must exist);
     ``insights`` adds segments, CLTV and the HTML report (``hmspark.insights``) at the end.
+
+    A cutoff whose candidate and feature tables are in the warehouse, built from the same code,
+    settings and data (``hmspark.provenance``), is not built again unless ``rebuild``: a weekly
+    run rebuilds only its new prediction cutoff (last week's training weeks and prediction cutoff
+    are this week's training weeks).
 
     ``as_of``: a date to backtest, or ``"last-week"`` for the last date in the data minus 7 days
     (the newest week whose outcome is fully known)."""
@@ -258,22 +278,47 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
     train_cutoffs = plan_training(transactions, cutoff, settings)
     mode = "ranker" if train_cutoffs else "heuristic"
 
-    with step("article history") as info:
-        # Per-article daily sales and buyers up to the prediction cutoff, computed once: each
-        # cutoff's article table is then a sum over the days before it (no leakage: see
-        # hmspark.features.compute.ArticleHistory).
-        history = article_history(transactions, read_table(spark, warehouse, "customers"),
-                                  cutoff).persist()
-        info["rows"] = history.sales.count() + history.buyers.count()
-    steps.append({"step": "article history", **info})
+    fingerprints = Fingerprints(spark, warehouse, settings)
+    with step("fingerprints") as info:
+        # One scan of the transactions (a digest per day) and of customers and articles: what
+        # each cutoff's tables would be built from (hmspark.provenance).
+        fingerprints.warm()
+    steps.append({"step": "fingerprints", **info})
+    todo: list[tuple[dt.date, str]] = []
+    with step("reuse check") as info:
+        reused = []
+        for c, scope in [*((c, SCOPE_BUYERS) for c in train_cutoffs), (cutoff, SCOPE_ALL)]:
+            if not rebuild and has_cutoff(spark, warehouse, c, scope, fingerprints):
+                log.info("cutoff %s: its candidate and feature tables, built from the same code, "
+                         "settings and data, are in the warehouse: reused (--rebuild to build "
+                         "them again)", c)
+                reused.append(c)
+            else:
+                todo.append((c, scope))
+        info["reused"] = len(reused)
+    steps.append({"step": "reuse check", **info})
+    steps += [{"step": f"reused {c}", "seconds": 0.0} for c in reused]
+    history = None
+    if len(todo) > 1:
+        with step("article history") as info:
+            # Per-article daily sales and buyers up to the newest cutoff to build, computed once:
+            # each cutoff's article table is then a sum over the days before it (no leakage:
+            # see hmspark.features.compute.ArticleHistory).  For a single cutoff (a weekly run
+            # that reuses its training weeks) the article table reads that cutoff's history.
+            history = article_history(transactions, read_table(spark, warehouse, "customers"),
+                                      max(c for c, _ in todo)).persist()
+            info["rows"] = history.sales.count() + history.buyers.count()
+        steps.append({"step": "article history", **info})
     try:
-        for c in train_cutoffs:
-            steps += prepare_cutoff(spark, settings, warehouse, c,
-                                    scope=training_scope(transactions, c, settings),
-                                    article_history=history)
-        steps += prepare_cutoff(spark, settings, warehouse, cutoff, article_history=history)
+        for c, scope in todo:
+            steps += prepare_cutoff(
+                spark, settings, warehouse, c,
+                scope=training_scope(transactions, c, settings) if scope == SCOPE_BUYERS
+                else None,
+                article_history=history, fingerprints=fingerprints)
     finally:
-        history.unpersist()
+        if history is not None:
+            history.unpersist()
 
     model = None
     if mode == "ranker":

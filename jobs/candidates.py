@@ -11,7 +11,8 @@ import logging
 
 from hmspark.cli import job_parser, run_job, settings_from_args
 from hmspark.cutoff import as_date, last_date
-from hmspark.recall import RecallError, build_candidates, evaluate, format_report
+from hmspark.pipeline import build_cutoff_candidates
+from hmspark.recall import RecallError, evaluate, format_report
 from hmspark.recall.build import check_target_known
 from hmspark.session import build_session
 from hmspark.tables import read_table
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s", exc)
             return 2
     log.info("candidates as of cutoff %s in %s", cutoff, warehouse)
-    counts = build_candidates(spark, warehouse, cutoff, settings.recall)
+    counts = build_cutoff_candidates(spark, settings, warehouse, cutoff)
     print(" ".join(f"{k}={v:,}" for k, v in counts.items()))
     if args.evaluate:
         print(format_report(evaluate(spark, warehouse, cutoff, settings.recall)))

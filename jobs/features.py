@@ -12,7 +12,9 @@ import time
 
 from hmspark.cli import job_parser, run_job, settings_from_args
 from hmspark.cutoff import as_date
-from hmspark.features import build_features
+from hmspark.cutoff import last_date
+from hmspark.pipeline import build_cutoff_features
+from hmspark.tables import read_table
 from hmspark.session import build_session
 
 log = logging.getLogger("hmspark")
@@ -27,8 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from_args(args)
     spark = build_session(settings, args.master)
     start = time.perf_counter()
-    counts = build_features(spark, args.warehouse or settings.paths.warehouse, args.cutoff,
-                            settings.features)
+    warehouse = args.warehouse or settings.paths.warehouse
+    cutoff = args.cutoff or last_date(read_table(spark, warehouse, "transactions"))
+    counts = build_cutoff_features(spark, settings, warehouse, cutoff)
     log.info("features: %s in %.1f s", ", ".join(f"{k}={v:,}" for k, v in counts.items()),
              time.perf_counter() - start)
     return 0

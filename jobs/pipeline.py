@@ -22,6 +22,9 @@ def main() -> int:
                              "('last-week': the last date in the data minus 7 days)")
     parser.add_argument("--skip-ingest", action="store_true",
                         help="use the warehouse tables as they are")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="build every cutoff's candidate and feature tables, also those the "
+                             "warehouse holds from the same code, settings and data")
     parser.add_argument("--skip-insights", action="store_true",
                         help="no segments, CLTV and report.html at the end")
     args = parser.parse_args()
@@ -31,7 +34,7 @@ def main() -> int:
                           input_dir=None if args.skip_ingest else (args.input or settings.paths.input),
                           warehouse=args.warehouse or settings.paths.warehouse,
                           output_dir=args.output or settings.paths.output, as_of=args.as_of,
-                          insights=not args.skip_insights)
+                          insights=not args.skip_insights, rebuild=args.rebuild)
     print(f"\ncutoff {result.cutoff}  mode {result.mode}  submission {result.submission}")
     print(f"{'step':<28}{'seconds':>9}{'rows':>14}")
     for s in result.steps:

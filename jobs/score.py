@@ -3,7 +3,8 @@ OUTPUT/submission.csv in the Kaggle format.
 
     scripts/spark-submit.sh jobs/score.py --warehouse DIR --output DIR [--model DIR] [--cutoff D]
 
-The cutoff's candidate and feature tables are built when missing.  --heuristic ranks without a
+The cutoff's candidate and feature tables are built unless the warehouse holds them built from
+the same code, settings and data (hmspark.provenance).  --heuristic ranks without a
 model (repurchase, co-purchase pairs, bestsellers).  Scoring runs on the executors.
 """
 
@@ -12,6 +13,7 @@ import logging
 from hmspark.cli import job_parser, run_job, settings_from_args, step
 from hmspark.cutoff import as_date
 from hmspark.pipeline import has_cutoff, prepare_cutoff, recommend, resolve_cutoff
+from hmspark.provenance import SCOPE_ALL, Fingerprints
 from hmspark.ranker.model import TrainedModel
 from hmspark.session import build_session
 from hmspark.submission import submission_frame, write_submission
@@ -45,8 +47,9 @@ def main() -> int:
     if model is not None and model.meta.get("prediction_cutoff") != str(cutoff):
         log.warning("the model was trained for cutoff %s; scoring cutoff %s",
                     model.meta.get("prediction_cutoff"), cutoff)
-    if not has_cutoff(spark, warehouse, cutoff):
-        prepare_cutoff(spark, settings, warehouse, cutoff)
+    fingerprints = Fingerprints(spark, warehouse, settings)
+    if not has_cutoff(spark, warehouse, cutoff, SCOPE_ALL, fingerprints):
+        prepare_cutoff(spark, settings, warehouse, cutoff, fingerprints=fingerprints)
     with step("score") as info:
         recs, _, _ = recommend(spark, warehouse, transactions, cutoff, model)
         path = write_submission(submission_frame(recs, read_table(spark, warehouse, "customers")),

@@ -4,8 +4,9 @@ meta.json with the features, the training cutoffs and the Delta table versions r
     scripts/spark-submit.sh jobs/train.py --warehouse DIR --output DIR [--cutoff YYYY-MM-DD]
 
 The training cutoffs are the train.train_weeks weekly cutoffs before the prediction cutoff (the
-newest is the validation week).  Their candidate and feature tables are built when missing
-(--rebuild: always).
+newest is the validation week).  Their candidate and feature tables are built unless the
+warehouse holds them built from the same code, settings and data (hmspark.provenance;
+--rebuild: always).
 """
 
 import logging
@@ -13,8 +14,9 @@ import logging
 from hmspark.cli import job_parser, run_job, settings_from_args, step
 from hmspark.cutoff import as_date
 from hmspark.features.compute import article_history
-from hmspark.pipeline import (SCOPE_BUYERS, has_cutoff, plan_training, prepare_cutoff,
-                              resolve_cutoff, train_model, training_scope)
+from hmspark.pipeline import (has_cutoff, plan_training, prepare_cutoff, resolve_cutoff,
+                              train_model, training_scope)
+from hmspark.provenance import SCOPE_BUYERS, Fingerprints
 from hmspark.session import build_session
 from hmspark.tables import read_table
 
@@ -40,10 +42,12 @@ def main() -> int:
         log.error("cannot train a ranker for cutoff %s: the history is too short (the pipeline "
                   "job falls back to the heuristic in that case)", cutoff)
         return 2
+    fingerprints = Fingerprints(spark, warehouse, settings)
     todo = [c for c in cutoffs
-            if args.rebuild or not has_cutoff(spark, warehouse, c, scope=SCOPE_BUYERS)]
+            if args.rebuild or not has_cutoff(spark, warehouse, c, SCOPE_BUYERS, fingerprints)]
     for c in sorted(set(cutoffs) - set(todo)):
-        log.info("cutoff %s: candidate and feature tables present, reused", c)
+        log.info("cutoff %s: candidate and feature tables built from the same code, settings "
+                 "and data: reused", c)
     if todo:
         # The per-article daily history once, up to the newest cutoff built (as the pipeline).
         history = article_history(transactions, read_table(spark, warehouse, "customers"),
@@ -52,7 +56,7 @@ def main() -> int:
             for c in todo:
                 prepare_cutoff(spark, settings, warehouse, c,
                                scope=training_scope(transactions, c, settings),
-                               article_history=history)
+                               article_history=history, fingerprints=fingerprints)
         finally:
             history.unpersist()
     with step("train") as info:

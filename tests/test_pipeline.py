@@ -48,6 +48,30 @@ def test_backtest_ranker_beats_popular(spark, settings, simulated, tmp_path):
     customers = pd.read_csv(simulated / "customers.csv", usecols=["customer_id"], dtype=str)
     assert check_submission(out / "submission.csv", set(customers["customer_id"])) == len(customers)
 
+    # The next week, on the same warehouse: the forecast after the last date trains on the two
+    # newer training weeks and the backtest's prediction cutoff, all three reused as built; only
+    # the new prediction cutoff is built.
+    from hmspark.tables import read_table, table_version
+
+    versions = {t: table_version(spark, str(tmp_path / "wh"), t)
+                for t in ("candidates", "features_customer_article")}
+    built = {str(c) for (c,) in read_table(spark, str(tmp_path / "wh"), "candidates")
+             .select("cutoff").distinct().collect()}
+    week = run_pipeline(spark, small_settings(settings), input_dir=None,
+                        warehouse=str(tmp_path / "wh"), output_dir=str(tmp_path / "next"),
+                        insights=False)
+    names = [s["step"] for s in week.steps]
+    reused = sorted(n.split()[1] for n in names if n.startswith("reused "))
+    assert reused == sorted(meta["train_cutoffs"][1:] + [meta["valid_cutoff"],
+                                                         meta["prediction_cutoff"]])
+    assert set(reused) <= built
+    assert [n for n in names if n.startswith("candidates ")] == [f"candidates {week.cutoff}"]
+    assert str(week.cutoff) not in built
+    # One replaceWhere commit per built table (and none for the reused cutoffs).
+    assert table_version(spark, str(tmp_path / "wh"), "candidates") == versions["candidates"] + 1
+    assert check_submission(tmp_path / "next" / "submission.csv",
+                            set(customers["customer_id"])) == len(customers)
+
 
 @pytest.mark.slow
 def test_single_day_of_real_rows_falls_back_to_heuristic(spark, settings, real_head, tmp_path):
@@ -65,8 +89,9 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     from pyspark.sql import functions as F
 
     from hmspark.ingest import ingest
-    from hmspark.pipeline import (SCOPE_ALL, SCOPE_BUYERS, collect_training, has_cutoff,
-                                  prepare_cutoff, resolve_cutoff, target_buyers, training_cutoffs)
+    from hmspark.pipeline import (collect_training, has_cutoff, prepare_cutoff, resolve_cutoff,
+                                  target_buyers, training_cutoffs)
+    from hmspark.provenance import SCOPE_ALL, SCOPE_BUYERS, Fingerprints
     from hmspark.tables import read_table
 
     wh = str(tmp_path / "wh")
@@ -80,8 +105,10 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
         [frame] = collect_training(spark, wh, transactions, [week], settings)
         return frame.sort_values(key).reset_index(drop=True)
 
+    prints = Fingerprints(spark, wh, settings)
+    assert not has_cutoff(spark, wh, week, SCOPE_BUYERS, prints)
     prepare_cutoff(spark, settings, wh, week)
-    assert has_cutoff(spark, wh, week, scope=SCOPE_ALL)
+    assert has_cutoff(spark, wh, week, SCOPE_ALL, prints)
     everyone = sample()
     all_customers = read_table(spark, wh, "candidates").filter(F.col("cutoff") == week) \
         .select("customer_key").distinct().count()
@@ -89,8 +116,8 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     buyers = target_buyers(transactions, week)
     prepare_cutoff(spark, settings, wh, week, scope=buyers)
     scoped = sample()
-    assert not has_cutoff(spark, wh, week, scope=SCOPE_ALL)
-    assert has_cutoff(spark, wh, week, scope=SCOPE_BUYERS)
+    assert not has_cutoff(spark, wh, week, SCOPE_ALL, prints)
+    assert has_cutoff(spark, wh, week, SCOPE_BUYERS, prints)
     buyer_keys = {r[0] for r in buyers.collect()}
     cand_keys = {r[0] for r in read_table(spark, wh, "candidates")
                  .filter(F.col("cutoff") == week).select("customer_key").distinct().collect()}

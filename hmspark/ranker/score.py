@@ -1,6 +1,6 @@
 """Scoring on the executors and the final 12 articles per customer.
 
-``score_candidates`` runs the model inside ``mapInPandas``: the model text is broadcast once and
+``score_candidates`` runs the model inside ``mapInArrow``: the model text is broadcast once and
 each task scores its own Arrow batches, so the candidate rows never travel to the driver.
 ``top_k_with_fill`` keeps each customer's best 12 and fills from the fallback list (last week's
 bestsellers) when a customer has fewer than 12 candidates or none at all (cold start).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -34,19 +34,25 @@ def score_candidates(spark: SparkSession, candidates: DataFrame, model: TrainedM
                          f"feature list; train it again (jobs/train.py)")
     model_text = spark.sparkContext.broadcast(model.model_string)
 
-    def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import lightgbm as lgb
         import numpy as np
 
         booster = lgb.Booster(model_str=model_text.value)
         for batch in batches:
-            x = batch[features].to_numpy(dtype=np.float32, na_value=np.nan)
-            yield pd.DataFrame({"customer_key": batch["customer_key"].astype("int32"),
-                                "article_id": batch["article_id"].astype("int32"),
-                                "score": booster.predict(x, num_threads=1) if len(batch) else []})
+            # Straight from the Arrow columns into one float32 matrix (no pandas frame between):
+            # a null double becomes NaN, LightGBM's missing value.
+            x = np.empty((batch.num_rows, len(features)), dtype=np.float32)
+            for j, name in enumerate(features):
+                x[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
+            scores = booster.predict(x, num_threads=1) if batch.num_rows else np.zeros(0)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("customer_key").cast(pa.int32()),
+                 batch.column("article_id").cast(pa.int32()), pa.array(scores, pa.float64())],
+                names=["customer_key", "article_id", "score"])
 
     return candidates.select("customer_key", "article_id", *features) \
-        .mapInPandas(score_batches, SCORED_SCHEMA)
+        .mapInArrow(score_batches, SCORED_SCHEMA)
 
 
 def fallback_articles(transactions: DataFrame, articles: DataFrame, cutoff, k: int = K) -> list[int]:
