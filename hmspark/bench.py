@@ -18,9 +18,11 @@ ingest, the weekly part = candidates to score, apart from evaluation and insight
 from one preset to the next (rows ratio next to time ratio).
 
 ``--next-week``: the backtest of a preset is followed by the forecast of the week after on the
-same warehouse, as a weekly schedule would run it: its training weeks are the backtest's newer
-training weeks and prediction cutoff, reused (``hmspark.provenance``), so the row "PRESET next
-week" is the weekly part of a steady weekly run, the backtest's row that of a first run.
+same warehouse (no ingest: the data already holds that week): its training weeks are the
+backtest's three newer training weeks and its prediction cutoff, reused (``hmspark.provenance``),
+so the row "PRESET next week" is the weekly part of a run that follows an earlier one, the
+backtest's row that of a first run.  (After a real new export the newest training week has new
+buyers and may be rebuilt: ``tests/test_pipeline.py``.)
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ def run_pipeline(preset: str, data: Path, work: Path, conf: str | None, master: 
     run.wall = time.perf_counter() - started
     stop.set()
     sampler.join()
-    metrics = out / "output" / "metrics.json"
+    # A forecast (next week) has no outcome to score: no metrics.json in its output folder.
+    metrics = out / ("next-week" if next_week else "output") / "metrics.json"
     if metrics.is_file():
         run.metrics = json.loads(metrics.read_text()).get("metrics", {})
     return run

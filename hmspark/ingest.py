@@ -24,7 +24,7 @@ from pyspark.sql import types as T
 
 from hmspark import schema as S
 from hmspark.config import IngestSettings
-from hmspark.tables import write_table
+from hmspark.tables import read_table, table_exists, write_table
 
 LINE_NO = "_line"
 HEADER = "_header"
@@ -244,8 +244,15 @@ def normalise_news_frequency(col: Column) -> Column:
     return F.when(F.upper(col) == "NONE", F.lit("NONE")).when(F.trim(col) == "", None).otherwise(col)
 
 
-def customer_table(good_customers: DataFrame, transaction_ids: DataFrame) -> DataFrame:
-    """customers.csv rows plus ids seen only in transactions, with a dense key in id order."""
+def customer_table(good_customers: DataFrame, transaction_ids: DataFrame,
+                   previous_keys: DataFrame | None = None) -> DataFrame:
+    """customers.csv rows plus ids seen only in transactions, with an int key.
+
+    Without ``previous_keys`` the key is dense, 0..n-1 in id order.  ``previous_keys``
+    (customer_id, customer_key: the warehouse's customers table before this ingest): a known id
+    keeps its key and a new id gets the next key after the largest one, in id order, so that a
+    weekly export with new customers leaves everyone else's key -- and the tables of earlier
+    cutoffs keyed by it (``hmspark.provenance``) -- as they were."""
     known = good_customers.select(
         "customer_id",
         F.col("FN").cast("tinyint").alias("fn"),
@@ -263,8 +270,17 @@ def customer_table(good_customers: DataFrame, transaction_ids: DataFrame) -> Dat
                          if f.name not in ("customer_id", "customer_key", "in_customers_file")],
                        F.lit(False).alias("in_customers_file")))
     both = known.unionByName(unknown)
-    key = (F.row_number().over(Window.orderBy("customer_id")) - 1).cast("int")
-    return both.withColumn("customer_key", key).select(*S.CUSTOMERS_SCHEMA.fieldNames())
+    if previous_keys is None:
+        key = (F.row_number().over(Window.orderBy("customer_id")) - 1).cast("int")
+        return both.withColumn("customer_key", key).select(*S.CUSTOMERS_SCHEMA.fieldNames())
+    previous_keys = previous_keys.select("customer_id", "customer_key")
+    start = previous_keys.agg(F.max("customer_key")).first()[0]
+    start = -1 if start is None else int(start)
+    kept = both.join(previous_keys, "customer_id", "inner")
+    new = (both.join(previous_keys, "customer_id", "left_anti")
+           .withColumn("customer_key", (F.lit(start) + F.row_number().over(
+               Window.orderBy("customer_id"))).cast("int")))
+    return kept.unionByName(new).select(*S.CUSTOMERS_SCHEMA.fieldNames())
 
 
 def _drop_good_lines(df: DataFrame) -> DataFrame:
@@ -323,8 +339,15 @@ def ingest(spark: SparkSession, input_dir: str, warehouse: str,
             report.last_date = str(row["last"]) if row["last"] else None
 
     good_tx = transactions.filter(F.col("reason").isNull())
+    # Keys stay those of the warehouse's customers table, when there is one (customer_table).
+    # The old keys are read (a Delta snapshot, kept in memory) before the table is overwritten.
+    previous = None
+    if table_exists(spark, warehouse, "customers"):
+        previous = (read_table(spark, warehouse, "customers").select("customer_id", "customer_key")
+                    .persist(StorageLevel.MEMORY_AND_DISK))
+        previous.count()
     customers_out = customer_table(customers.filter(F.col("reason").isNull()),
-                                   good_tx.select("customer_id").distinct())
+                                   good_tx.select("customer_id").distinct(), previous)
     write_table(good_articles.select(*S.ARTICLES_SCHEMA.fieldNames()), warehouse, "articles")
     cust_path = write_table(customers_out, warehouse, "customers")
     customer_keys = spark.read.format("delta").load(cust_path).select("customer_id", "customer_key")
@@ -360,8 +383,9 @@ def ingest(spark: SparkSession, input_dir: str, warehouse: str,
     for name, c in counts.items():
         c.check(name)
     report.files = counts
-    for df in (articles, customers, transactions):
-        df.unpersist()
+    for df in (articles, customers, transactions, previous):
+        if df is not None:
+            df.unpersist()
     tx = counts[S.TRANSACTIONS_FILE]
     if tx.written == 0:
         # Nothing downstream can run on no transactions; the quarantine table (written above)

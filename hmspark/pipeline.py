@@ -31,7 +31,7 @@ from hmspark.features.compute import ArticleHistory, article_history
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
 from hmspark.provenance import (CANDIDATE_TABLES, FEATURE_TABLES, SCOPE_ALL, SCOPE_BUYERS,
-                                Fingerprints, record_tables, reusable)
+                                Fingerprints, record_tables, recorded, reusable)
 from hmspark.ranker.baselines import baseline_rankings
 from hmspark.ranker.dataset import (label_candidates, positive_groups, sample_training_rows,
                                     sort_groups)
@@ -45,6 +45,8 @@ from hmspark.tables import read_table, table_version, write_table
 log = logging.getLogger("hmspark.pipeline")
 
 RECOMMENDATIONS = "recommendations"
+# The tables of build_candidates, as named in its counts.
+CANDIDATE_TABLE_NAMES = ("candidate_sources", "candidates", "candidate_pair_features")
 
 
 @dataclass
@@ -170,10 +172,12 @@ def build_cutoff_candidates(spark: SparkSession, settings: Settings, warehouse: 
     fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
     built_from = fingerprints.of(cutoff, scope_name, CANDIDATE_TABLES)
     # No valid record while the tables are being replaced (a failed build is never reused).
+    everyone = fingerprints.everyone if scope is None else None
     record_tables(spark, warehouse, cutoff, CANDIDATE_TABLES, scope_name, 0, None)
     counts = build_candidates(spark, warehouse, cutoff, settings.recall, scope=scope)
     record_tables(spark, warehouse, cutoff, CANDIDATE_TABLES, scope_name,
-                  counts.get("customers", 0), built_from)
+                  counts.get("customers", 0), built_from,
+                  rows={t: counts.get(t, 0) for t in CANDIDATE_TABLE_NAMES}, everyone=everyone)
     return counts
 
 
@@ -187,11 +191,12 @@ def build_cutoff_features(spark: SparkSession, settings: Settings, warehouse: st
     scope_name = SCOPE_ALL if scope is None else SCOPE_BUYERS
     fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
     built_from = fingerprints.of(cutoff, scope_name, FEATURE_TABLES)
+    everyone = fingerprints.everyone if scope is None else None
     record_tables(spark, warehouse, cutoff, FEATURE_TABLES, scope_name, 0, None)
     counts = build_features(spark, warehouse, cutoff, settings.features, scope=scope,
                             article_history=article_history)
     record_tables(spark, warehouse, cutoff, FEATURE_TABLES, scope_name,
-                  counts.get(CUSTOMER, 0), built_from)
+                  counts.get(CUSTOMER, 0), built_from, rows=counts, everyone=everyone)
     return counts
 
 
@@ -199,13 +204,18 @@ def has_cutoff(spark: SparkSession, warehouse: str, cutoff: dt.date, scope: str,
                fingerprints: Fingerprints) -> bool:
     """True when the candidate and feature tables of ``cutoff`` can be used for ``scope`` as they
     are: recorded with the fingerprint a build now would have (``provenance.reusable``: "all" to
-    score every customer, "target_buyers" to train) and each holding the cutoff's partition."""
-    from hmspark.features.build import TABLES as FEATURE_TABLE_NAMES
+    score every customer, "target_buyers" to train) and each holding the cutoff's partition when
+    its build wrote rows (an empty table, e.g. no pair links in a sparse week, is valid)."""
     from hmspark.tables import table_exists
 
     if not reusable(spark, warehouse, cutoff, scope, fingerprints):
         return False
-    for name in ("candidates", "candidate_pair_features", *FEATURE_TABLE_NAMES):
+    written: dict[str, int] = {}
+    for rec in recorded(spark, warehouse, cutoff).values():
+        written.update(rec["rows"])
+    for name, rows in written.items():
+        if not rows:
+            continue
         if not table_exists(spark, warehouse, name):
             return False
         if read_table(spark, warehouse, name).filter(F.col("cutoff") == F.lit(cutoff)) \

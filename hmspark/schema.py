@@ -112,8 +112,9 @@ QUARANTINE_SCHEMA = T.StructType([
 TABLES = {
     "articles": "one row per article of articles.csv (article_id an integer, leading zero dropped)",
     "customers": "one row per customer: those of customers.csv (in_customers_file = true) and those "
-                 "seen only in transactions (false, attributes null); customer_key is a dense "
-                 "integer key, 0..n-1 in customer_id order",
+                 "seen only in transactions (false, attributes null); customer_key is an "
+                 "integer key: 0..n-1 in customer_id order at the first ingest into a warehouse; "
+                 "a re-ingest keeps the existing keys and numbers new ids after the largest",
     "transactions": "one row per unit bought (duplicates kept); week = 0 for the 7 days ending on "
                     "the last date, 1 for the 7 before, ...",
     "quarantine": "one row per input line that was not loaded: source file, raw line, reason",

@@ -47,7 +47,8 @@ def write_table(df: DataFrame, warehouse: str | Path, name: str, *,
     path = table_path(warehouse, name)
     writer = df.write.format("delta").mode("overwrite")
     if replace_where is not None:
-        writer = writer.option("replaceWhere", replace_where)
+        # A column added by a newer version of the code joins the table (older rows read null).
+        writer = writer.option("replaceWhere", replace_where).option("mergeSchema", "true")
     else:
         writer = writer.option("overwriteSchema", "true")
     if partition_by:

@@ -28,12 +28,35 @@ def small_settings(settings):
     return settings
 
 
+def previous_export(simulated, folder):
+    """The export of one week earlier: the transactions up to the last date minus 7 days, and
+    customers.csv / articles.csv without the customers and articles first seen after it."""
+    tx = pd.read_csv(simulated / "transactions_train.csv", dtype=str)
+    last = pd.to_datetime(tx["t_dat"]).max()
+    before = pd.to_datetime(tx["t_dat"]) <= last - pd.Timedelta(days=7)
+    new_customers = set(tx["customer_id"]) - set(tx.loc[before, "customer_id"])
+    new_articles = set(tx["article_id"]) - set(tx.loc[before, "article_id"])
+    folder.mkdir()
+    tx[before].to_csv(folder / "transactions_train.csv", index=False)
+    customers = pd.read_csv(simulated / "customers.csv", dtype=str, keep_default_na=False)
+    customers[~customers["customer_id"].isin(new_customers)].to_csv(folder / "customers.csv",
+                                                                     index=False)
+    articles = pd.read_csv(simulated / "articles.csv", dtype=str, keep_default_na=False)
+    articles[~articles["article_id"].isin(new_articles)].to_csv(folder / "articles.csv",
+                                                                index=False)
+    return new_customers, new_articles
+
+
 @pytest.mark.slow
-def test_backtest_ranker_beats_popular(spark, settings, simulated, tmp_path):
-    out = tmp_path / "out"
-    result = run_pipeline(spark, small_settings(settings), input_dir=str(simulated),
-                          warehouse=str(tmp_path / "wh"), output_dir=str(out), as_of="last-week",
-                          insights=False)
+def test_backtest_ranker_beats_popular_and_next_week_reuses_it(spark, settings, simulated,
+                                                                tmp_path):
+    # The backtest runs on last week's export; then next week's export (one more week, new
+    # customers and articles) is ingested into the same warehouse and forecast.
+    new_customers, new_articles = previous_export(simulated, tmp_path / "previous")
+    assert new_customers and new_articles
+    out, wh = tmp_path / "out", str(tmp_path / "wh")
+    result = run_pipeline(spark, small_settings(settings), input_dir=str(tmp_path / "previous"),
+                          warehouse=wh, output_dir=str(out), as_of="last-week", insights=False)
     assert result.mode == "ranker"
     m = result.metrics
     assert m["ranker"]["buyers"] > 0
@@ -45,32 +68,39 @@ def test_backtest_ranker_beats_popular(spark, settings, simulated, tmp_path):
     assert saved["metrics"]["ranker"]["map_at_k"] == pytest.approx(m["ranker"]["map_at_k"])
     meta = json.loads((out / "model" / "meta.json").read_text())
     assert len(meta["train_cutoffs"]) == 2 and meta["valid_cutoff"] < meta["prediction_cutoff"]
-    customers = pd.read_csv(simulated / "customers.csv", usecols=["customer_id"], dtype=str)
+    customers = pd.read_csv(tmp_path / "previous" / "customers.csv", usecols=["customer_id"],
+                            dtype=str)
     assert check_submission(out / "submission.csv", set(customers["customer_id"])) == len(customers)
 
-    # The next week, on the same warehouse: the forecast after the last date trains on the two
-    # newer training weeks and the backtest's prediction cutoff, all three reused as built; only
-    # the new prediction cutoff is built.
-    from hmspark.tables import read_table, table_version
+    from hmspark.tables import read_table
 
-    versions = {t: table_version(spark, str(tmp_path / "wh"), t)
-                for t in ("candidates", "features_customer_article")}
-    built = {str(c) for (c,) in read_table(spark, str(tmp_path / "wh"), "candidates")
-             .select("cutoff").distinct().collect()}
-    week = run_pipeline(spark, small_settings(settings), input_dir=None,
-                        warehouse=str(tmp_path / "wh"), output_dir=str(tmp_path / "next"),
-                        insights=False)
+    keys_before = read_table(spark, wh, "customers").select("customer_id", "customer_key") \
+        .toPandas()
+    week = run_pipeline(spark, small_settings(settings), input_dir=str(simulated), warehouse=wh,
+                        output_dir=str(tmp_path / "next"), insights=False)
     names = [s["step"] for s in week.steps]
     reused = sorted(n.split()[1] for n in names if n.startswith("reused "))
-    assert reused == sorted(meta["train_cutoffs"][1:] + [meta["valid_cutoff"],
-                                                         meta["prediction_cutoff"]])
-    assert set(reused) <= built
-    assert [n for n in names if n.startswith("candidates ")] == [f"candidates {week.cutoff}"]
-    assert str(week.cutoff) not in built
-    # One replaceWhere commit per built table (and none for the reused cutoffs).
-    assert table_version(spark, str(tmp_path / "wh"), "candidates") == versions["candidates"] + 1
+    built = sorted(n.split()[1] for n in names if n.startswith("candidates "))
+    d = pd.Timestamp(meta["prediction_cutoff"]).date()
+    seven = pd.Timedelta(days=7)
+    # L = D + 14: training L-21 = D-7 (the backtest's validation week, built for its buyers) and
+    # L-14 = D (the backtest's prediction cutoff, built for everyone before its week's buyers
+    # bought; all of them were in that export's customers), both reused; L-7 and L are new.
+    assert week.cutoff == d + 2 * seven
+    assert reused == [str(d - seven), str(d)]
+    assert built == [str(d + seven), str(week.cutoff)]
+    # Ingest kept every known customer's key; the new ones come after them.
+    keys_after = read_table(spark, wh, "customers").select("customer_id", "customer_key") \
+        .toPandas()
+    both = keys_before.merge(keys_after, on="customer_id", suffixes=("_before", "_after"))
+    assert len(both) == len(keys_before)
+    assert (both["customer_key_before"] == both["customer_key_after"]).all()
+    fresh = keys_after[~keys_after["customer_id"].isin(keys_before["customer_id"])]
+    assert set(fresh["customer_id"]) == new_customers
+    assert fresh["customer_key"].min() > keys_before["customer_key"].max()
+    everyone = pd.read_csv(simulated / "customers.csv", usecols=["customer_id"], dtype=str)
     assert check_submission(tmp_path / "next" / "submission.csv",
-                            set(customers["customer_id"])) == len(customers)
+                            set(everyone["customer_id"])) == len(everyone)
 
 
 @pytest.mark.slow

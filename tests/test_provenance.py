@@ -8,30 +8,50 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from hmspark.config import apply_override
+from hmspark.config import apply_override, with_overrides
 from hmspark.provenance import (CANDIDATE_TABLES, CUTOFFS_TABLE, FEATURE_TABLES, SCOPE_ALL,
-                                SCOPE_BUYERS, Fingerprints, frame_digest, record_tables,
-                                recorded, reusable)
+                                SCOPE_BUYERS, Fingerprints, frame_digest, new_buyers_covered,
+                                record_tables, recorded, reusable)
 from hmspark.tables import read_table, write_table
 
 CUTOFF = dt.date(2020, 9, 8)
 D = dt.timedelta
 
 
-def _tables(spark, wh, price_change_on: dt.date | None = None):
+def _tables(spark, wh, price_change_on: dt.date | None = None, week_shift: int = 0,
+            new_customer_on: dt.date | None = None, new_article_on: dt.date | None = None,
+            never_buyer: bool = False, older_age: int | None = None):
     """A tiny warehouse: 3 customers, 2 articles, one transaction per day from CUTOFF-10 to
-    CUTOFF+10; ``price_change_on``: that day's transaction costs more."""
-    tx = [(CUTOFF + D(days=i), f"c{i % 3}", i % 3, 100 + i % 2, 0.01 + (0.5 if CUTOFF + D(days=i)
-                                                                        == price_change_on else 0),
-           1 + i % 2) for i in range(-10, 11)]
+    CUTOFF+10.  Variants: that day's price higher; ingest's ``week`` column shifted (as by an
+    export with one more week); a new customer (key 9) or article (102) first bought that day; a
+    customer without purchases (key 5); one customer's age changed."""
+    tx = [(CUTOFF + D(days=i), f"c{i % 3}", i % 3, 100 + i % 2,
+           0.01 + (0.5 if CUTOFF + D(days=i) == price_change_on else 0), 1 + i % 2,
+           week_shift + (10 - i) // 7) for i in range(-10, 11)]
+    if new_customer_on:
+        tx.append((new_customer_on, "c9", 9, 100, 0.02, 1, 0))
+    if new_article_on:
+        tx.append((new_article_on, "c0", 0, 102, 0.03, 2, 0))
     write_table(spark.createDataFrame(tx, "t_dat date, customer_id string, customer_key int, "
-                                          "article_id int, price double, sales_channel_id int"),
+                                          "article_id int, price double, sales_channel_id int, "
+                                          "week int"),
                 wh, "transactions")
-    write_table(spark.createDataFrame([(f"c{k}", k, 20 + k) for k in range(3)],
-                                      "customer_id string, customer_key int, age int"),
+    people = [(f"c{k}", k, 20 + k + (1 if k == older_age else 0)) for k in range(3)]
+    people += [("c9", 9, 30)] if new_customer_on else []
+    people += [("c5", 5, 40)] if never_buyer else []
+    write_table(spark.createDataFrame(people, "customer_id string, customer_key int, age int"),
                 wh, "customers")
-    write_table(spark.createDataFrame([(100, "a"), (101, "b")], "article_id int, name string"),
+    items = [(100, 1, 10, 1, "a"), (101, 2, 20, 1, "b")]
+    items += [(102, 3, 30, 2, "c")] if new_article_on else []
+    write_table(spark.createDataFrame(items, "article_id int, product_type_no int, "
+                                             "department_no int, index_group_no int, name string"),
                 wh, "articles")
+
+
+def _all_prints(spark, wh, settings):
+    f = Fingerprints(spark, wh, settings)
+    return {(scope, tables): f.of(CUTOFF, scope, tables)
+            for scope in (SCOPE_ALL, SCOPE_BUYERS) for tables in (CANDIDATE_TABLES, FEATURE_TABLES)}
 
 
 def test_frame_digest_ignores_order_and_partitioning_but_not_values(spark):
@@ -68,7 +88,7 @@ def test_transactions_change_the_fingerprints_up_to_their_bound(spark, settings,
     assert a.transactions_up_to(CUTOFF)[0] == 11 and a.transactions_up_to(CUTOFF + D(days=7))[0] == 18
 
 
-def test_settings_customers_and_cutoff_change_the_fingerprints(spark, settings, tmp_path):
+def test_settings_and_cutoff_change_the_fingerprints(spark, settings, tmp_path):
     wh = str(tmp_path / "wh")
     _tables(spark, wh)
     base = Fingerprints(spark, wh, settings)
@@ -86,12 +106,32 @@ def test_settings_customers_and_cutoff_change_the_fingerprints(spark, settings, 
                                                                        CANDIDATE_TABLES)
     assert base.of(CUTOFF, SCOPE_ALL, CANDIDATE_TABLES) != base.of(CUTOFF - D(days=1), SCOPE_ALL,
                                                                    CANDIDATE_TABLES)
-    before = base.of(CUTOFF, SCOPE_ALL, CANDIDATE_TABLES)
-    # A customer more (dense keys: everyone's key may move) changes every fingerprint.
-    write_table(spark.createDataFrame([(f"c{k}", k, 20 + k) for k in range(4)],
-                                      "customer_id string, customer_key int, age int"),
-                wh, "customers")
-    assert Fingerprints(spark, wh, settings).of(CUTOFF, SCOPE_ALL, CANDIDATE_TABLES) != before
+    # The recall report's cuts are not in the tables.
+    cuts = Fingerprints(spark, wh, with_overrides(settings, recall={"report_cuts": [12, 40]}))
+    assert cuts.of(CUTOFF, SCOPE_ALL, CANDIDATE_TABLES) == base.of(CUTOFF, SCOPE_ALL,
+                                                                   CANDIDATE_TABLES)
+
+
+@pytest.mark.parametrize("variant, changes_all, changes_buyers, changes_everyone", [
+    ({"week_shift": 1}, False, False, False),        # ingest's week column: not read
+    ({"new_customer_on": CUTOFF + D(days=3)}, False, True, True),
+    ({"new_customer_on": CUTOFF + D(days=9)}, False, False, True),
+    ({"new_article_on": CUTOFF + D(days=3)}, False, True, False),
+    ({"new_article_on": CUTOFF + D(days=9)}, False, False, False),
+    ({"never_buyer": True}, False, False, True),     # no history: only the everyone digest
+    ({"older_age": 1}, True, True, True),            # a buyer's age is read by the features
+])
+def test_what_a_weekly_export_adds_leaves_earlier_fingerprints_alone(
+        spark, settings, tmp_path, variant, changes_all, changes_buyers, changes_everyone):
+    base, other = str(tmp_path / "base"), str(tmp_path / "other")
+    _tables(spark, base)
+    _tables(spark, other, **variant)
+    a, b = _all_prints(spark, base, settings), _all_prints(spark, other, settings)
+    for (scope, tables), value in a.items():
+        expected = changes_all if scope == SCOPE_ALL else changes_buyers
+        assert (value != b[(scope, tables)]) == expected, (scope, tables)
+    assert (Fingerprints(spark, base, settings).everyone
+            != Fingerprints(spark, other, settings).everyone) == changes_everyone
 
 
 def test_reuse_needs_both_records_with_the_current_fingerprint_and_a_covering_scope(
@@ -101,9 +141,11 @@ def test_reuse_needs_both_records_with_the_current_fingerprint_and_a_covering_sc
     prints = Fingerprints(spark, wh, settings)
     assert not reusable(spark, wh, CUTOFF, SCOPE_BUYERS, prints)          # no table cutoffs yet
 
-    def record(tables, scope, built_from="current"):
+    def record(tables, scope, built_from="current", everyone="current"):
         value = prints.of(CUTOFF, scope, tables) if built_from == "current" else built_from
-        record_tables(spark, wh, CUTOFF, tables, scope, 3, value)
+        who = (prints.everyone if everyone == "current" else everyone) \
+            if scope == SCOPE_ALL else None
+        record_tables(spark, wh, CUTOFF, tables, scope, 3, value, rows={"x": 1}, everyone=who)
 
     record(CANDIDATE_TABLES, SCOPE_BUYERS)
     assert not reusable(spark, wh, CUTOFF, SCOPE_BUYERS, prints)          # features missing
@@ -113,28 +155,80 @@ def test_reuse_needs_both_records_with_the_current_fingerprint_and_a_covering_sc
     for tables in (CANDIDATE_TABLES, FEATURE_TABLES):
         record(tables, SCOPE_ALL)
     assert reusable(spark, wh, CUTOFF, SCOPE_ALL, prints)
-    assert reusable(spark, wh, CUTOFF, SCOPE_BUYERS, prints)              # everyone covers buyers
+    # To score, also the customers without a purchase must be those the tables were built for.
+    record(FEATURE_TABLES, SCOPE_ALL, everyone="another customers table")
+    assert not reusable(spark, wh, CUTOFF, SCOPE_ALL, prints)
+    record(FEATURE_TABLES, SCOPE_ALL)
     # A record replaces the previous one of the same (cutoff, tables); other cutoffs untouched.
     record_tables(spark, wh, CUTOFF - D(days=7), CANDIDATE_TABLES, SCOPE_ALL, 1, "x")
     record(FEATURE_TABLES, SCOPE_ALL, built_from=None)                    # a build under way
     assert not reusable(spark, wh, CUTOFF, SCOPE_ALL, prints)
     assert read_table(spark, wh, CUTOFFS_TABLE).count() == 3
     assert recorded(spark, wh, CUTOFF)[CANDIDATE_TABLES]["customers"] == 3
+    assert recorded(spark, wh, CUTOFF)[CANDIDATE_TABLES]["rows"] == {"x": 1}
     # Other data, same records: not reusable.
     _tables(spark, wh, price_change_on=CUTOFF - D(days=1))
     record(FEATURE_TABLES, SCOPE_ALL)
     assert not reusable(spark, wh, CUTOFF, SCOPE_ALL, Fingerprints(spark, wh, settings))
 
 
-def test_a_cutoffs_table_of_the_older_layout_is_replaced(spark, settings, tmp_path):
+def test_an_everyone_build_trains_only_if_it_holds_the_new_buyers_of_its_week(spark, settings,
+                                                                              tmp_path):
+    """Last week's prediction cutoff, built before customer 9 first bought (CUTOFF+3)."""
+    wh = str(tmp_path / "wh")
+    _tables(spark, wh, new_customer_on=CUTOFF + D(days=3))
+    prints = Fingerprints(spark, wh, settings)
+    for tables in (CANDIDATE_TABLES, FEATURE_TABLES):
+        record_tables(spark, wh, CUTOFF, tables, SCOPE_ALL, 4, prints.of(CUTOFF, SCOPE_ALL, tables),
+                      everyone=prints.everyone)
+
+    def build(keys, ages):
+        on = [(CUTOFF, k, 100) for k in keys]
+        write_table(spark.createDataFrame(on, "cutoff date, customer_key int, article_id int"),
+                    wh, "candidates")
+        write_table(spark.createDataFrame([(CUTOFF, k, a) for k, a in ages.items()],
+                                          "cutoff date, customer_key int, age int"),
+                    wh, "features_customer")
+
+    build([0, 1, 2], {0: 20, 1: 21, 2: 22})
+    assert not new_buyers_covered(spark, wh, CUTOFF)
+    assert not reusable(spark, wh, CUTOFF, SCOPE_BUYERS, prints)
+    assert reusable(spark, wh, CUTOFF, SCOPE_ALL, prints)                 # scoring: as built
+    build([0, 1, 2, 9], {0: 20, 1: 21, 2: 22, 9: 31})                     # an older age
+    assert not new_buyers_covered(spark, wh, CUTOFF)
+    build([0, 1, 2, 9], {0: 20, 1: 21, 2: 22, 9: 30})
+    assert new_buyers_covered(spark, wh, CUTOFF)
+    assert reusable(spark, wh, CUTOFF, SCOPE_BUYERS, prints)
+
+
+def test_a_replace_where_write_takes_a_new_column(spark, tmp_path):
+    wh = str(tmp_path / "wh")
+    write_table(spark.createDataFrame([(CUTOFF, 1)], "cutoff date, a int"), wh, "t",
+                partition_by=["cutoff"], replace_where=f"cutoff = DATE'{CUTOFF}'")
+    later = CUTOFF + D(days=7)
+    write_table(spark.createDataFrame([(later, 2, 3.0)], "cutoff date, a int, b double"), wh, "t",
+                partition_by=["cutoff"], replace_where=f"cutoff = DATE'{later}'")
+    rows = sorted(tuple(r) for r in read_table(spark, wh, "t").collect())
+    assert rows == [(CUTOFF, 1, None), (later, 2, 3.0)]
+
+
+@pytest.mark.parametrize("old_layout", [
+    ("cutoff date, scope string, customers long", ["cutoff"]),
+    ("cutoff date, tables string, scope string, customers long, built_from string, "
+     "written_at timestamp", ["cutoff"]),
+])
+def test_a_cutoffs_table_of_an_older_layout_is_replaced(spark, settings, tmp_path, old_layout):
     wh = str(tmp_path / "wh")
     _tables(spark, wh)
-    old = spark.createDataFrame([(CUTOFF, "all", 3)], "cutoff date, scope string, customers long")
-    write_table(old, wh, CUTOFFS_TABLE, partition_by=["cutoff"])
+    schema, partitions = old_layout
+    names = [f.split()[0] for f in schema.split(", ")]
+    values = {"cutoff": CUTOFF, "tables": CANDIDATE_TABLES, "scope": "all", "customers": 3,
+              "built_from": "x", "written_at": dt.datetime(2026, 1, 1)}
+    write_table(spark.createDataFrame([tuple(values[n] for n in names)], schema), wh,
+                CUTOFFS_TABLE, partition_by=partitions)
     prints = Fingerprints(spark, wh, settings)
-    assert recorded(spark, wh, CUTOFF) == {}
     assert not reusable(spark, wh, CUTOFF, SCOPE_ALL, prints)
     record_tables(spark, wh, CUTOFF, CANDIDATE_TABLES, SCOPE_ALL, 3,
                   prints.of(CUTOFF, SCOPE_ALL, CANDIDATE_TABLES))
-    assert set(read_table(spark, wh, CUTOFFS_TABLE).columns) >= {"tables", "built_from"}
+    assert set(read_table(spark, wh, CUTOFFS_TABLE).columns) >= {"tables", "built_from", "rows"}
     assert list(recorded(spark, wh, CUTOFF)) == [CANDIDATE_TABLES]
