@@ -294,20 +294,22 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
         # each cutoff's tables would be built from (hmspark.provenance).
         fingerprints.warm()
     steps.append({"step": "fingerprints", **info})
-    todo: list[tuple[dt.date, str]] = []
-    with step("reuse check") as info:
-        reused = []
-        for c, scope in [*((c, SCOPE_BUYERS) for c in train_cutoffs), (cutoff, SCOPE_ALL)]:
-            if not rebuild and has_cutoff(spark, warehouse, c, scope, fingerprints):
-                log.info("cutoff %s: its candidate and feature tables, built from the same code, "
-                         "settings and data, are in the warehouse: reused (--rebuild to build "
-                         "them again)", c)
-                reused.append(c)
-            else:
-                todo.append((c, scope))
-        info["reused"] = len(reused)
-    steps.append({"step": "reuse check", **info})
-    steps += [{"step": f"reused {c}", "seconds": 0.0} for c in reused]
+    wanted = [*((c, SCOPE_BUYERS) for c in train_cutoffs), (cutoff, SCOPE_ALL)]
+    todo, reused = list(wanted), []
+    if not rebuild:
+        with step("reuse check") as info:
+            todo = []
+            for c, scope in wanted:
+                if has_cutoff(spark, warehouse, c, scope, fingerprints):
+                    log.info("cutoff %s: its candidate and feature tables, built from the same "
+                             "code, settings and data, are in the warehouse: reused (--rebuild "
+                             "to build them again)", c)
+                    reused.append(c)
+                else:
+                    todo.append((c, scope))
+            info["reused"] = len(reused)
+        steps.append({"step": "reuse check", **info})
+        steps += [{"step": f"reused {c}", "seconds": 0.0} for c in reused]
     history = None
     if len(todo) > 1:
         with step("article history") as info:
