@@ -31,7 +31,7 @@ from hmspark.features.compute import ArticleHistory, article_history
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
 from hmspark.provenance import (CANDIDATE_TABLES, FEATURE_TABLES, SCOPE_ALL, SCOPE_BUYERS,
-                                Fingerprints, record_tables, recorded, reusable)
+                                TRAINING_ROWS, Fingerprints, record_tables, recorded, reusable)
 from hmspark.ranker.baselines import baseline_rankings
 from hmspark.ranker.dataset import (label_candidates, positive_groups, sample_training_rows,
                                     sort_groups)
@@ -85,31 +85,75 @@ def labelled_frame(spark: SparkSession, warehouse: str, transactions: DataFrame,
                             transactions, cutoff)
 
 
+TRAINING_ROWS_TABLE = "training_rows"
+TRAINING_COLUMNS = ["cutoff", "customer_key", "article_id", "label", *FEATURE_COLUMNS]
+
+
+def sample_week(spark: SparkSession, warehouse: str, transactions: DataFrame, cutoff: dt.date,
+                settings: Settings) -> int:
+    """Write the sampled training rows of one training week into table ``training_rows`` (its
+    cutoff's partition; features as float, which LightGBM bins anyway) and return their count.
+
+    Grain: one row per sampled candidate (cutoff, customer_key, article_id) of the query groups
+    with a positive; ``label`` and ``FEATURE_COLUMNS``.  Needs the week's candidate and feature
+    tables."""
+    from hmspark.recall.build import write_cutoff, written_rows
+
+    keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(cutoff))
+            .select("cutoff", "customer_key", "article_id"))
+    labels = label_candidates(keys, transactions, cutoff).persist()
+    # Features only for the query groups with a positive (the others are dropped anyway):
+    # at full scale ~15K of a training week's ~80K buyers.
+    # Persisted: it feeds both the assembly's customer filter and the sampling.
+    with_pos = positive_groups(labels).persist()
+    try:
+        sampled = sample_training_rows(
+            labelled_frame(spark, warehouse, transactions, cutoff, customers=with_pos),
+            settings.train, labels=labels, groups=with_pos)
+        write_cutoff(sampled.select("cutoff", "customer_key", "article_id", "label",
+                                    *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]),
+                     warehouse, TRAINING_ROWS_TABLE, cutoff)
+        return written_rows(spark, warehouse, TRAINING_ROWS_TABLE)
+    finally:
+        with_pos.unpersist()
+        labels.unpersist()
+
+
 def collect_training(spark: SparkSession, warehouse: str, transactions: DataFrame,
-                     cutoffs: list[dt.date], settings: Settings) -> list[pd.DataFrame]:
+                     cutoffs: list[dt.date], settings: Settings,
+                     fingerprints: Fingerprints | None = None,
+                     rebuild: bool = False) -> list[pd.DataFrame]:
     """Sampled training rows of the given cutoffs on the driver (through Arrow): one frame per
-    cutoff, in the cutoffs' order, each sorted by query group (``sort_groups``)."""
+    cutoff, in the cutoffs' order, each sorted by query group (``sort_groups``).
+
+    A week's rows are sampled (:func:`sample_week`) unless table ``training_rows`` holds them
+    recorded with the fingerprint a sampling now would have (``Fingerprints.training``: the same
+    candidate and feature tables, labels and sampling settings), as a weekly run finds for the
+    weeks an earlier run trained on; ``rebuild``: always sample."""
+    from hmspark.recall.build import read_cutoff
+
+    fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
     frames = []
     for c in cutoffs:
-        keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(c))
-                .select("cutoff", "customer_key", "article_id"))
-        labels = label_candidates(keys, transactions, c).persist()
-        # Features only for the query groups with a positive (the others are dropped anyway):
-        # at full scale ~15K of a training week's ~80K buyers.
-        # Persisted: it feeds both the assembly's customer filter and the sampling.
-        with_pos = positive_groups(labels).persist()
-        sampled = sample_training_rows(
-            labelled_frame(spark, warehouse, transactions, c, customers=with_pos),
-            settings.train, labels=labels, groups=with_pos)
-        # float32, as LightGBM bins them anyway (ranker.model._matrix): half the driver memory.
-        pdf = sampled.select("cutoff", "customer_key", "article_id", "label",
-                             *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]
-                             ).toPandas()
+        built_from = fingerprints.training(c)
+        rec = recorded(spark, warehouse, c).get(TRAINING_ROWS)
+        reuse = not rebuild and rec is not None and rec["built_from"] == built_from
+        if reuse:
+            log.info("training rows for cutoff %s: sampled from the same tables and settings "
+                     "before: reused", c)
+        else:
+            # No valid record while the rows are being replaced.
+            record_tables(spark, warehouse, c, TRAINING_ROWS, SCOPE_BUYERS, 0, None)
+            n = sample_week(spark, warehouse, transactions, c, settings)
+        pdf = read_cutoff(spark, warehouse, TRAINING_ROWS_TABLE, c).select(*TRAINING_COLUMNS) \
+            .toPandas()
+        if not reuse:
+            record_tables(spark, warehouse, c, TRAINING_ROWS, SCOPE_BUYERS,
+                          pdf["customer_key"].nunique(), built_from,
+                          rows={TRAINING_ROWS_TABLE: n})
         log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),
                  int(pdf["label"].sum()) if len(pdf) else 0,
                  pdf["customer_key"].nunique() if len(pdf) else 0)
-        with_pos.unpersist()
-        labels.unpersist()
         frames.append(sort_groups(pdf))
         del pdf
     return frames
@@ -335,7 +379,8 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
     model = None
     if mode == "ranker":
         with step("train") as info:
-            model = train_model(spark, settings, warehouse, transactions, cutoff, train_cutoffs)
+            model = train_model(spark, settings, warehouse, transactions, cutoff, train_cutoffs,
+                                fingerprints=fingerprints, rebuild=rebuild)
             model.save(out / "model")
             info.update(rows=model.meta["train_rows"], positives=model.meta["train_positives"],
                         rounds=model.meta["best_rounds"])
@@ -374,10 +419,13 @@ def run_pipeline(spark: SparkSession, settings: Settings, *, input_dir: str | No
 
 
 def train_model(spark: SparkSession, settings: Settings, warehouse: str, transactions: DataFrame,
-                cutoff: dt.date, train_cutoffs: list[dt.date]) -> TrainedModel:
+                cutoff: dt.date, train_cutoffs: list[dt.date],
+                fingerprints: Fingerprints | None = None, rebuild: bool = False) -> TrainedModel:
     """Fit the ranker on the sampled candidates of ``train_cutoffs`` (their candidate and feature
-    tables must exist); the newest cutoff is the validation week."""
-    frames = collect_training(spark, warehouse, transactions, train_cutoffs, settings)
+    tables must exist); the newest cutoff is the validation week.  Sampled rows recorded with the
+    same fingerprint are reused unless ``rebuild`` (:func:`collect_training`)."""
+    frames = collect_training(spark, warehouse, transactions, train_cutoffs, settings,
+                              fingerprints=fingerprints, rebuild=rebuild)
     valid_cutoff = train_cutoffs[-1]
     # The newest cutoff validates; the others, concatenated in cutoff order, stay sorted by query
     # group, so neither is copied again by fit_ranker.  One set of rows on the driver.

@@ -52,6 +52,10 @@ CUTOFFS_TABLE = "cutoffs"
 SCOPE_ALL, SCOPE_BUYERS = "all", "target_buyers"
 CANDIDATE_TABLES, FEATURE_TABLES = "candidates", "features"
 GROUPS = (CANDIDATE_TABLES, FEATURE_TABLES)
+# The sampled training rows of a training week (table training_rows), recorded like the groups.
+TRAINING_ROWS = "training"
+# The train settings that decide which rows are sampled (the rest only shape the fit).
+SAMPLING_SETTINGS = ("negatives_per_week", "negative_rate", "seed")
 RECORD_COLUMNS = ("cutoff", "tables", "scope", "customers", "rows", "built_from", "everyone",
                   "written_at")
 RECORD_PARTITIONS = ["cutoff", "tables"]
@@ -131,6 +135,7 @@ class Fingerprints:
             for name in NOT_IN_TABLES[tables]:
                 values.pop(name, None)
             self._settings[tables] = values
+        self._sampling = {name: getattr(settings.train, name) for name in SAMPLING_SETTINGS}
 
     @cached_property
     def _code(self) -> str:
@@ -174,6 +179,15 @@ class Fingerprints:
                  "settings": self._settings[tables], "code": self._code,
                  **{name: _up_to(days, bound) for name, days in self._days.items()}}
         return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    def training(self, cutoff: str | dt.date) -> str:
+        """The fingerprint of the sampled training rows of ``cutoff`` as a training week: its
+        candidate and feature tables for the week's buyers (the rows an everyone build gives
+        them are the same), the labels' week (in those fingerprints' bound) and the sampling
+        settings."""
+        parts = {"tables": TRAINING_ROWS, "sampling": self._sampling,
+                 **{tables: self.of(cutoff, SCOPE_BUYERS, tables) for tables in GROUPS}}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def _predicate(cutoff: dt.date, tables: str) -> str:

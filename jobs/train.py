@@ -60,7 +60,8 @@ def main() -> int:
         finally:
             history.unpersist()
     with step("train") as info:
-        model = train_model(spark, settings, warehouse, transactions, cutoff, cutoffs)
+        model = train_model(spark, settings, warehouse, transactions, cutoff, cutoffs,
+                            fingerprints=fingerprints, rebuild=args.rebuild)
         folder = model.save(f"{args.output or settings.paths.output}/model")
         info.update(rows=model.meta["train_rows"], positives=model.meta["train_positives"],
                     rounds=model.meta["best_rounds"])

@@ -89,6 +89,20 @@ def test_backtest_ranker_beats_popular_and_next_week_reuses_it(spark, settings, 
     assert week.cutoff == d + 2 * seven
     assert reused == [str(d - seven), str(d)]
     assert built == [str(d + seven), str(week.cutoff)]
+    # The training rows of D-7, sampled by the backtest, were read back, not sampled again; the
+    # other two training weeks were sampled by this run.
+    from hmspark.pipeline import TRAINING_ROWS_TABLE
+    from hmspark.provenance import CUTOFFS_TABLE, TRAINING_ROWS
+
+    sampled = read_table(spark, wh, TRAINING_ROWS_TABLE).groupBy("cutoff").count().toPandas()
+    assert sorted(sampled["cutoff"].astype(str)) == [
+        str(d + k * seven) for k in (-3, -2, -1, 0, 1)]
+    records = read_table(spark, wh, CUTOFFS_TABLE).toPandas()
+    records["cutoff"] = records["cutoff"].astype(str)
+    at = records.set_index(["tables", "cutoff"])["written_at"]
+    # This run built the candidates of D+7 before it trained: D-7's rows are older than that.
+    assert at[(TRAINING_ROWS, str(d - seven))] < at[("candidates", str(d + seven))] \
+        < at[(TRAINING_ROWS, str(d))]
     # Ingest kept every known customer's key; the new ones come after them.
     keys_after = read_table(spark, wh, "customers").select("customer_id", "customer_key") \
         .toPandas()
@@ -131,8 +145,8 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     week = training_cutoffs(cutoff, 1)[0]
     key = ["cutoff", "customer_key", "article_id"]
 
-    def sample():
-        [frame] = collect_training(spark, wh, transactions, [week], settings)
+    def sample(rebuild=True):
+        [frame] = collect_training(spark, wh, transactions, [week], settings, rebuild=rebuild)
         return frame.sort_values(key).reset_index(drop=True)
 
     prints = Fingerprints(spark, wh, settings)
@@ -159,6 +173,19 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     # ... and the training rows, features included, are exactly those of the unscoped build.
     assert len(scoped) == len(everyone) > 0 and scoped["label"].sum() > 0
     pd.testing.assert_frame_equal(scoped, everyone)
+    # Sampled again without --rebuild, the week's rows are read back from table training_rows
+    # (recorded with the same fingerprint): the same frame, without a new write.
+    from hmspark.pipeline import TRAINING_ROWS_TABLE
+    from hmspark.tables import table_version
+
+    version = table_version(spark, wh, TRAINING_ROWS_TABLE)
+    pd.testing.assert_frame_equal(sample(rebuild=False), scoped)
+    assert table_version(spark, wh, TRAINING_ROWS_TABLE) == version
+    # Another sampling setting is another fingerprint: sampled anew.
+    fewer = apply_override(settings, "train.negatives_per_week=5")
+    [frame] = collect_training(spark, wh, transactions, [week], fewer)
+    assert table_version(spark, wh, TRAINING_ROWS_TABLE) > version
+    assert (frame["label"] == 0).sum() < (scoped["label"] == 0).sum()
 
 
 def test_backtest_cutoff_after_the_data_is_a_clear_error(spark):
