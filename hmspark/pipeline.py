@@ -31,7 +31,7 @@ from hmspark.features.compute import ArticleHistory, article_history
 from hmspark.ingest import ingest
 from hmspark.metrics import K, RankingScores, ranking_scores
 from hmspark.provenance import (CANDIDATE_TABLES, FEATURE_TABLES, SCOPE_ALL, SCOPE_BUYERS,
-                                TRAINING_ROWS, Fingerprints, record_tables, recorded, reusable)
+                                Fingerprints, record_tables, recorded, reusable)
 from hmspark.ranker.baselines import baseline_rankings
 from hmspark.ranker.dataset import (label_candidates, positive_groups, sample_training_rows,
                                     sort_groups)
@@ -90,14 +90,16 @@ TRAINING_COLUMNS = ["cutoff", "customer_key", "article_id", "label", *FEATURE_CO
 
 
 def sample_week(spark: SparkSession, warehouse: str, transactions: DataFrame, cutoff: dt.date,
-                settings: Settings) -> int:
-    """Write the sampled training rows of one training week into table ``training_rows`` (its
-    cutoff's partition; features as float, which LightGBM bins anyway) and return their count.
+                settings: Settings, built_from: str) -> pd.DataFrame:
+    """The sampled training rows of one training week on the driver (``TRAINING_COLUMNS``,
+    features as float32, which LightGBM bins anyway), also written into table ``training_rows``.
 
-    Grain: one row per sampled candidate (cutoff, customer_key, article_id) of the query groups
-    with a positive; ``label`` and ``FEATURE_COLUMNS``.  Needs the week's candidate and feature
-    tables."""
-    from hmspark.recall.build import write_cutoff, written_rows
+    Table ``training_rows``, partitioned by cutoff: one row per sampled candidate (cutoff,
+    customer_key, article_id) of the query groups with a positive, ``label``, ``FEATURE_COLUMNS``
+    and ``built_from``, the fingerprint the rows were sampled under
+    (``Fingerprints.training``), written in the same commit.  Needs the week's candidate and
+    feature tables."""
+    from hmspark.recall.build import write_cutoff
 
     keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(cutoff))
             .select("cutoff", "customer_key", "article_id"))
@@ -106,17 +108,40 @@ def sample_week(spark: SparkSession, warehouse: str, transactions: DataFrame, cu
     # at full scale ~15K of a training week's ~80K buyers.
     # Persisted: it feeds both the assembly's customer filter and the sampling.
     with_pos = positive_groups(labels).persist()
+    sampled = None
     try:
         sampled = sample_training_rows(
             labelled_frame(spark, warehouse, transactions, cutoff, customers=with_pos),
             settings.train, labels=labels, groups=with_pos)
-        write_cutoff(sampled.select("cutoff", "customer_key", "article_id", "label",
-                                    *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]),
-                     warehouse, TRAINING_ROWS_TABLE, cutoff)
-        return written_rows(spark, warehouse, TRAINING_ROWS_TABLE)
+        # Computed once (a few hundred thousand rows) for the table and the driver.
+        sampled = sampled.select("cutoff", "customer_key", "article_id", "label",
+                                 *[F.col(c).cast("float").alias(c) for c in FEATURE_COLUMNS]
+                                 ).persist()
+        write_cutoff(sampled.withColumn("built_from", F.lit(built_from)), warehouse,
+                     TRAINING_ROWS_TABLE, cutoff)
+        return sampled.toPandas()
     finally:
-        with_pos.unpersist()
-        labels.unpersist()
+        for df in (sampled, with_pos, labels):
+            if df is not None:
+                df.unpersist()
+
+
+def stored_training_rows(spark: SparkSession, warehouse: str, cutoff: dt.date,
+                         built_from: str) -> pd.DataFrame | None:
+    """The rows of ``cutoff`` in table ``training_rows`` when they were sampled under the
+    fingerprint ``built_from`` (else None: no table, no rows, or other tables or settings)."""
+    from hmspark.recall.build import read_cutoff
+    from hmspark.tables import table_exists
+
+    if not table_exists(spark, warehouse, TRAINING_ROWS_TABLE):
+        return None
+    rows = read_cutoff(spark, warehouse, TRAINING_ROWS_TABLE, cutoff)
+    if "built_from" not in rows.columns:
+        return None
+    first = rows.select("built_from").limit(1).collect()
+    if not first or first[0]["built_from"] != built_from:
+        return None
+    return rows.select(*TRAINING_COLUMNS).toPandas()
 
 
 def collect_training(spark: SparkSession, warehouse: str, transactions: DataFrame,
@@ -127,30 +152,19 @@ def collect_training(spark: SparkSession, warehouse: str, transactions: DataFram
     cutoff, in the cutoffs' order, each sorted by query group (``sort_groups``).
 
     A week's rows are sampled (:func:`sample_week`) unless table ``training_rows`` holds them
-    recorded with the fingerprint a sampling now would have (``Fingerprints.training``: the same
+    sampled under the fingerprint a sampling now would have (``Fingerprints.training``: the same
     candidate and feature tables, labels and sampling settings), as a weekly run finds for the
     weeks an earlier run trained on; ``rebuild``: always sample."""
-    from hmspark.recall.build import read_cutoff
-
     fingerprints = fingerprints or Fingerprints(spark, warehouse, settings)
     frames = []
     for c in cutoffs:
         built_from = fingerprints.training(c)
-        rec = recorded(spark, warehouse, c).get(TRAINING_ROWS)
-        reuse = not rebuild and rec is not None and rec["built_from"] == built_from
-        if reuse:
+        pdf = None if rebuild else stored_training_rows(spark, warehouse, c, built_from)
+        if pdf is not None:
             log.info("training rows for cutoff %s: sampled from the same tables and settings "
-                     "before: reused", c)
+                     "before: read back", c)
         else:
-            # No valid record while the rows are being replaced.
-            record_tables(spark, warehouse, c, TRAINING_ROWS, SCOPE_BUYERS, 0, None)
-            n = sample_week(spark, warehouse, transactions, c, settings)
-        pdf = read_cutoff(spark, warehouse, TRAINING_ROWS_TABLE, c).select(*TRAINING_COLUMNS) \
-            .toPandas()
-        if not reuse:
-            record_tables(spark, warehouse, c, TRAINING_ROWS, SCOPE_BUYERS,
-                          pdf["customer_key"].nunique(), built_from,
-                          rows={TRAINING_ROWS_TABLE: n})
+            pdf = sample_week(spark, warehouse, transactions, c, settings, built_from)
         log.info("training rows for cutoff %s: %d (%d positives, %d customers)", c, len(pdf),
                  int(pdf["label"].sum()) if len(pdf) else 0,
                  pdf["customer_key"].nunique() if len(pdf) else 0)

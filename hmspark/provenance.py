@@ -52,8 +52,6 @@ CUTOFFS_TABLE = "cutoffs"
 SCOPE_ALL, SCOPE_BUYERS = "all", "target_buyers"
 CANDIDATE_TABLES, FEATURE_TABLES = "candidates", "features"
 GROUPS = (CANDIDATE_TABLES, FEATURE_TABLES)
-# The sampled training rows of a training week (table training_rows), recorded like the groups.
-TRAINING_ROWS = "training"
 # The train settings that decide which rows are sampled (the rest only shape the fit).
 SAMPLING_SETTINGS = ("negatives_per_week", "negative_rate", "seed")
 RECORD_COLUMNS = ("cutoff", "tables", "scope", "customers", "rows", "built_from", "everyone",
@@ -184,8 +182,8 @@ class Fingerprints:
         """The fingerprint of the sampled training rows of ``cutoff`` as a training week: its
         candidate and feature tables for the week's buyers (the rows an everyone build gives
         them are the same), the labels' week (in those fingerprints' bound) and the sampling
-        settings."""
-        parts = {"tables": TRAINING_ROWS, "sampling": self._sampling,
+        settings.  Table ``training_rows`` stores it with the rows (``hmspark.pipeline``)."""
+        parts = {"tables": "training_rows", "sampling": self._sampling,
                  **{tables: self.of(cutoff, SCOPE_BUYERS, tables) for tables in GROUPS}}
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

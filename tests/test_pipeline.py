@@ -76,6 +76,9 @@ def test_backtest_ranker_beats_popular_and_next_week_reuses_it(spark, settings, 
 
     keys_before = read_table(spark, wh, "customers").select("customer_id", "customer_key") \
         .toPandas()
+    from hmspark.tables import table_version
+
+    rows_version = table_version(spark, wh, "training_rows")
     week = run_pipeline(spark, small_settings(settings), input_dir=str(simulated), warehouse=wh,
                         output_dir=str(tmp_path / "next"), insights=False)
     names = [s["step"] for s in week.steps]
@@ -89,20 +92,18 @@ def test_backtest_ranker_beats_popular_and_next_week_reuses_it(spark, settings, 
     assert week.cutoff == d + 2 * seven
     assert reused == [str(d - seven), str(d)]
     assert built == [str(d + seven), str(week.cutoff)]
-    # The training rows of D-7, sampled by the backtest, were read back, not sampled again; the
-    # other two training weeks were sampled by this run.
-    from hmspark.pipeline import TRAINING_ROWS_TABLE
-    from hmspark.provenance import CUTOFFS_TABLE, TRAINING_ROWS
+    # The training rows of D-7, sampled by the backtest, were read back, not sampled again: the
+    # commits of this run to table training_rows replaced D's and D+7's partitions only.
+    from delta.tables import DeltaTable
 
-    sampled = read_table(spark, wh, TRAINING_ROWS_TABLE).groupBy("cutoff").count().toPandas()
-    assert sorted(sampled["cutoff"].astype(str)) == [
-        str(d + k * seven) for k in (-3, -2, -1, 0, 1)]
-    records = read_table(spark, wh, CUTOFFS_TABLE).toPandas()
-    records["cutoff"] = records["cutoff"].astype(str)
-    at = records.set_index(["tables", "cutoff"])["written_at"]
-    # This run built the candidates of D+7 before it trained: D-7's rows are older than that.
-    assert at[(TRAINING_ROWS, str(d - seven))] < at[("candidates", str(d + seven))] \
-        < at[(TRAINING_ROWS, str(d))]
+    from hmspark.pipeline import TRAINING_ROWS_TABLE
+    from hmspark.tables import table_path
+
+    commits = DeltaTable.forPath(spark, table_path(wh, TRAINING_ROWS_TABLE)).history().toPandas()
+    replaced = sorted(str(c) for p in commits.loc[commits["version"] > rows_version,
+                                                  "operationParameters"]
+                      for c in (d - seven, d, d + seven) if str(c) in p.get("predicate", ""))
+    assert replaced == [str(d), str(d + seven)]
     # Ingest kept every known customer's key; the new ones come after them.
     keys_after = read_table(spark, wh, "customers").select("customer_id", "customer_key") \
         .toPandas()
@@ -174,7 +175,7 @@ def test_training_week_scoped_to_its_buyers_gives_the_same_sample(spark, setting
     assert len(scoped) == len(everyone) > 0 and scoped["label"].sum() > 0
     pd.testing.assert_frame_equal(scoped, everyone)
     # Sampled again without --rebuild, the week's rows are read back from table training_rows
-    # (recorded with the same fingerprint): the same frame, without a new write.
+    # (stored with the same fingerprint): the same frame, without a new write.
     from hmspark.pipeline import TRAINING_ROWS_TABLE
     from hmspark.tables import table_version
 
