@@ -37,7 +37,7 @@ from hmspark.ranker.dataset import (label_candidates, positive_groups, sample_tr
                                     sort_groups)
 from hmspark.ranker.model import TrainedModel, fit_ranker
 from hmspark.ranker.score import fallback_articles, score_candidates, top_k_with_fill
-from hmspark.recall.build import build_candidates, evaluate
+from hmspark.recall.build import build_candidates, evaluate, read_cutoff, write_cutoff
 from hmspark.recall.report import format_report
 from hmspark.submission import submission_frame, write_submission
 from hmspark.tables import read_table, table_version, write_table
@@ -99,8 +99,6 @@ def sample_week(spark: SparkSession, warehouse: str, transactions: DataFrame, cu
     and ``built_from``, the fingerprint the rows were sampled under
     (``Fingerprints.training``), written in the same commit.  Needs the week's candidate and
     feature tables."""
-    from hmspark.recall.build import write_cutoff
-
     keys = (read_table(spark, warehouse, "candidates").filter(F.col("cutoff") == F.lit(cutoff))
             .select("cutoff", "customer_key", "article_id"))
     labels = label_candidates(keys, transactions, cutoff).persist()
@@ -130,7 +128,6 @@ def stored_training_rows(spark: SparkSession, warehouse: str, cutoff: dt.date,
                          built_from: str) -> pd.DataFrame | None:
     """The rows of ``cutoff`` in table ``training_rows`` when they were sampled under the
     fingerprint ``built_from`` (else None: no table, no rows, or other tables or settings)."""
-    from hmspark.recall.build import read_cutoff
     from hmspark.tables import table_exists
 
     if not table_exists(spark, warehouse, TRAINING_ROWS_TABLE):
@@ -436,7 +433,7 @@ def train_model(spark: SparkSession, settings: Settings, warehouse: str, transac
                 cutoff: dt.date, train_cutoffs: list[dt.date],
                 fingerprints: Fingerprints | None = None, rebuild: bool = False) -> TrainedModel:
     """Fit the ranker on the sampled candidates of ``train_cutoffs`` (their candidate and feature
-    tables must exist); the newest cutoff is the validation week.  Sampled rows recorded with the
+    tables must exist); the newest cutoff is the validation week.  Sampled rows stored with the
     same fingerprint are reused unless ``rebuild`` (:func:`collect_training`)."""
     frames = collect_training(spark, warehouse, transactions, train_cutoffs, settings,
                               fingerprints=fingerprints, rebuild=rebuild)
